@@ -1,0 +1,31 @@
+'use strict'
+// isolated-quickjs: isolated-vm's API, served by QuickJS-ng.
+const native = require('./lib/binding')
+const { helpers } = require('./lib/transfer')
+
+native.init(helpers)
+
+const { Isolate, notSupported } = require('./lib/isolate')
+const { Context } = require('./lib/context')
+const { Script } = require('./lib/script')
+const { Reference } = require('./lib/reference')
+const { ExternalCopy } = require('./lib/external_copy')
+const { Callback } = require('./lib/callback')
+
+class Module {
+  constructor() {
+    throw new TypeError('Modules are created with isolate.compileModule()')
+  }
+}
+
+class NativeModule {
+  constructor() {
+    throw notSupported('NativeModule (loading native addons into an isolate)')
+  }
+}
+
+Isolate.createSnapshot = function () {
+  throw notSupported('Isolate.createSnapshot')
+}
+
+module.exports = { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, NativeModule }

@@ -1,0 +1,14 @@
+'use strict'
+// Callback: a host function that code in an isolate calls like a plain function.
+const native = require('./binding')
+const { kWire } = require('./transfer')
+
+class Callback {
+  constructor(fn, options) {
+    if (typeof fn !== 'function') throw new TypeError('`undefined` requires parameter 1 to be a function')
+    const mode = options?.async ? 1 : options?.ignored ? 2 : 0
+    this[kWire] = native.wireCallback(fn, mode)
+  }
+}
+
+module.exports = { Callback }

@@ -1,0 +1,62 @@
+'use strict'
+// Context: one realm (global object and builtins) inside an isolate.
+const { defineSpellings, requireString, requireArgs, requireOptions } = require('./runner')
+const { transferMode, timeoutOf, encode } = require('./transfer')
+const { track, untrack } = require('./handles')
+
+class Context {
+  constructor(isolate, id) {
+    this._isolate = isolate
+    this._id = id
+    this._released = false
+    this._global = undefined
+    this._token = track(this, isolate._native, 'context', id)
+  }
+
+  _check() {
+    if (this._released) throw new Error('Context is released')
+  }
+
+  get global() {
+    this._check()
+    if (this._global === undefined) this._global = this._isolate._native.global(this._id)
+    return this._global
+  }
+
+  release() {
+    if (this._released) return
+    this._released = true
+    untrack(this._token)
+    if (!this._isolate.isDisposed) this._isolate._native.releaseContext(this._id)
+  }
+}
+
+defineSpellings(Context, 'eval', function (mode, ...args) {
+  requireArgs(args, 1)
+  const [code, options] = args
+  requireString(code, 1)
+  requireOptions(options, 2)
+  this._check()
+  const [transfer, promise] = transferMode(options)
+  const timeout = timeoutOf(options)
+  const { filename = '<isolated-vm>', lineOffset = 0, columnOffset = 0 } = options ?? {}
+  return this._isolate._native.eval(
+    mode, this._id, code, String(filename), lineOffset | 0, columnOffset | 0, timeout, transfer, promise,
+  )
+})
+
+defineSpellings(Context, 'evalClosure', function (mode, ...args) {
+  requireArgs(args, 1)
+  const [code, closureArgs = [], options] = args
+  requireString(code, 1)
+  if (!Array.isArray(closureArgs)) throw new TypeError('`undefined` requires parameter 2 to be an array')
+  requireOptions(options, 3)
+  this._check()
+  const [transfer, promise] = transferMode(options?.result)
+  const timeout = timeoutOf(options)
+  const { filename = '<isolated-vm>' } = options ?? {}
+  const encoded = closureArgs.map((value) => encode(value, options?.arguments))
+  return this._isolate._native.evalClosure(mode, this._id, code, String(filename), encoded, timeout, transfer, promise)
+})
+
+module.exports = { Context }

@@ -1,0 +1,67 @@
+'use strict'
+// The spellings of each operation. An operation is written once, as a function of the mode
+// (SYNC, ASYNC, IGNORED); `defineSpellings` derives `x()`, `xSync()` and `xIgnored()` from it.
+// Synchronous failures that come from inside an isolate get V8's boundary marker and the host's
+// own frames appended to their stack, as isolated-vm does.
+const { kFromIsolate } = require('./transfer')
+
+const SYNC = 0
+const ASYNC = 1
+const IGNORED = 2
+
+function appendHostFrames(error, entry) {
+  if (error === null || typeof error !== 'object' || !error[kFromIsolate]) return error
+  delete error[kFromIsolate]
+  const holder = {}
+  Error.captureStackTrace(holder, entry)
+  const hostFrames = holder.stack.slice(holder.stack.indexOf('\n') + 1)
+  error.stack = `${error.stack}\n    at (<isolated-vm boundary>)${hostFrames ? '\n' + hostFrames : ''}`
+  return error
+}
+
+function defineSpellings(Class, name, operation, { sync = true, async = true, ignored = true } = {}) {
+  if (async) {
+    Class.prototype[name] = function (...args) {
+      try {
+        return operation.call(this, ASYNC, ...args)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+  }
+  if (sync) {
+    const syncName = `${name}Sync`
+    const spelling = {
+      [syncName](...args) {
+        try {
+          return operation.call(this, SYNC, ...args)
+        } catch (error) {
+          throw appendHostFrames(error, spelling)
+        }
+      },
+    }[syncName]
+    Class.prototype[syncName] = spelling
+  }
+  if (ignored) {
+    Class.prototype[`${name}Ignored`] = function (...args) {
+      operation.call(this, IGNORED, ...args)
+    }
+  }
+}
+
+/** isolated-vm's argument errors: `` `undefined` requires parameter 1 to be a string `` etc. */
+function requireString(value, index) {
+  if (typeof value !== 'string') throw new TypeError(`\`undefined\` requires parameter ${index} to be a string`)
+}
+
+function requireArgs(args, count) {
+  if (args.length < count) throw new TypeError(`\`undefined\` requires at least ${count} parameter${count > 1 ? 's' : ''}`)
+}
+
+function requireOptions(value, index) {
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    throw new TypeError(`\`undefined\` requires parameter ${index} to be an object`)
+  }
+}
+
+module.exports = { SYNC, ASYNC, IGNORED, defineSpellings, requireString, requireArgs, requireOptions }

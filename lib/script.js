@@ -1,0 +1,38 @@
+'use strict'
+// Script: code compiled once, runnable many times in any context of its isolate.
+const { defineSpellings, requireArgs } = require('./runner')
+const { transferMode, timeoutOf } = require('./transfer')
+const { track, untrack } = require('./handles')
+
+class Script {
+  constructor(isolate, id) {
+    this._isolate = isolate
+    this._id = id
+    this._released = false
+    this._token = track(this, isolate._native, 'script', id)
+  }
+
+  release() {
+    if (this._released) return
+    this._released = true
+    untrack(this._token)
+    if (!this._isolate.isDisposed) this._isolate._native.releaseScript(this._id)
+  }
+}
+
+defineSpellings(Script, 'run', function (mode, ...args) {
+  requireArgs(args, 1)
+  const [context, options] = args
+  const { Context } = require('./context')
+  if (!(context instanceof Context)) throw new TypeError('`undefined` requires parameter 1 to be something else')
+  if (this._released) throw new Error('Script has been released')
+  context._check()
+  if (context._isolate !== this._isolate) throw new TypeError('Invalid context')
+  const [transfer, promise] = transferMode(options)
+  const timeout = timeoutOf(options)
+  const result = this._isolate._native.runScript(mode, this._id, context._id, timeout, transfer, promise)
+  if (options?.release) this.release()
+  return result
+})
+
+module.exports = { Script }

@@ -1,0 +1,100 @@
+'use strict'
+// Host-side value transfer: TransferOptions, and host values in the form the native layer takes
+// (primitives, functions, and the `Wire` objects behind our handles and markers).
+const v8 = require('node:v8')
+const native = require('./binding')
+
+const kWire = Symbol('isolated-quickjs.wire')
+const kFromIsolate = Symbol('isolated-quickjs.fromIsolate')
+
+/** TransferOptions → [mode, promise]; mode: 0 none, 1 copy, 2 externalCopy, 3 reference. */
+function transferMode(options) {
+  if (options === undefined || options === null) return [0, false]
+  if (typeof options !== 'object') throw new TypeError('`options` must be an object')
+  const { copy, externalCopy, reference, promise } = options
+  if (!!copy + !!externalCopy + !!reference > 1) {
+    throw new TypeError('Only one of `copy`, `externalCopy`, or `reference` may be set')
+  }
+  return [copy ? 1 : externalCopy ? 2 : reference ? 3 : 0, !!promise]
+}
+
+function timeoutOf(options) {
+  const timeout = options?.timeout
+  if (timeout === undefined) return 0
+  if (typeof timeout !== 'number' || !(timeout >= 0) || timeout > 0xffffffff) {
+    throw new TypeError('`timeout` must be a 32-bit number')
+  }
+  return timeout
+}
+
+function isPrimitive(value) {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function')
+}
+
+/** A host value for the native layer under TransferOptions `options`. */
+function encode(value, options) {
+  const [mode] = transferMode(options)
+  if (mode === 1) return isPrimitive(value) ? value : native.wireCopy(value[kWire] ?? value)
+  if (mode === 2) return new (require('./external_copy').ExternalCopy)(value)[kWire]
+  if (mode === 3) {
+    throw new TypeError('Transferring host values by reference ({ reference: true }) is not supported yet')
+  }
+  if (isPrimitive(value)) {
+    if (typeof value === 'symbol') throw new TypeError('A non-transferable value was passed')
+    return value
+  }
+  if (typeof value === 'function') return value
+  const wire = value[kWire]
+  if (wire !== undefined) return wire
+  throw new TypeError('A non-transferable value was passed')
+}
+
+/** Conversion helpers called by the native layer (`native.init`). */
+const helpers = {
+  serialize(value) {
+    try {
+      return v8.serialize(value)
+    } catch (error) {
+      // isolated-vm reports clone failures as TypeErrors with V8's text.
+      if (error && error.name === 'DataCloneError') throw new TypeError(error.message)
+      throw error
+    }
+  },
+  serializeAlways(value) {
+    return v8.serialize(value)
+  },
+  deserialize(buffer) {
+    return v8.deserialize(buffer)
+  },
+  makeError(name, message, stack, sync) {
+    const Ctor = standardErrors[name] ?? Error
+    const error = new Ctor(message)
+    if (Ctor === Error && name !== 'Error') {
+      Object.defineProperty(error, 'name', { value: name, writable: true, configurable: true, enumerable: false })
+    }
+    if (stack) {
+      Object.defineProperty(error, 'stack', { value: stack, writable: true, configurable: true, enumerable: false })
+    }
+    if (sync) error[kFromIsolate] = true
+    return error
+  },
+  describeError(value) {
+    if (!(value instanceof Error)) return undefined
+    let stack = String(value.stack ?? '')
+    return { name: String(value.name), message: String(value.message), stack }
+  },
+  wrapReference(wire) {
+    return require('./reference').Reference.fromWire(wire)
+  },
+  wrapFunction(wire) {
+    const reference = require('./reference').Reference.fromWire(wire)
+    return (...args) => reference.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } })
+  },
+  wrapExternalCopy(wire) {
+    return require('./external_copy').ExternalCopy.fromWire(wire)
+  },
+}
+
+const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
+
+module.exports = { kWire, kFromIsolate, transferMode, timeoutOf, encode, helpers }

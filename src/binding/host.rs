@@ -1,0 +1,284 @@
+//! The Node side of the thread protocol: one `NodeHost` per Node environment (main thread or
+//! worker), which runs host functions for isolates and settles the promises of async calls.
+//!
+//! Requests from isolate threads land in one queue. The Node thread serves them from its event
+//! loop, woken through one shared threadsafe function (napi's per-promise and tokio machinery
+//! measured 5–30× slower), or from inside a synchronous wait, where it serves only the calls an
+//! isolate is blocked on.
+
+use std::cell::{RefCell, UnsafeCell};
+use std::collections::{HashMap, VecDeque};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, Thread, ThreadId};
+
+use napi::sys;
+
+use crate::engine::errors::Thrown;
+use crate::engine::host::{CallMode, Host, HostCall, HostRequest, HostResult};
+use crate::engine::isolate::set_thread_host;
+
+use super::convert;
+use super::napi_ok;
+
+thread_local! {
+    static NODE_HOST: RefCell<Option<Arc<NodeHost>>> = const { RefCell::new(None) };
+}
+
+/// The host of the current Node environment.
+pub fn current() -> napi::Result<Arc<NodeHost>> {
+    NODE_HOST
+        .with(|h| h.borrow().clone())
+        .ok_or_else(|| napi::Error::from_reason("isolated-quickjs is not initialised in this environment"))
+}
+
+/// State only the Node thread touches.
+struct NodeOnly {
+    env: sys::napi_env,
+    helpers: sys::napi_ref,
+    functions: HashMap<u64, sys::napi_ref>,
+    next_function: u64,
+    deferreds: HashMap<u64, sys::napi_deferred>,
+    next_promise: u64,
+    /// Async operations in flight: while any is, the threadsafe function keeps the loop alive.
+    in_flight: usize,
+}
+
+pub struct NodeHost {
+    thread: ThreadId,
+    node_thread: Thread,
+    inbox: Mutex<VecDeque<HostRequest>>,
+    wake_scheduled: AtomicBool,
+    tsfn: sys::napi_threadsafe_function,
+    node: UnsafeCell<NodeOnly>,
+}
+
+// SAFETY: `node` is only touched on the Node thread (every accessor checks `thread`), and
+// `tsfn` is a threadsafe function, made to be called from any thread.
+unsafe impl Send for NodeHost {}
+unsafe impl Sync for NodeHost {}
+
+impl NodeHost {
+    /// Sets up the host of this environment; `helpers` is the JS object of conversion helpers.
+    pub fn install(env: sys::napi_env, helpers: sys::napi_value) -> napi::Result<Arc<NodeHost>> {
+        if let Ok(existing) = current() {
+            return Ok(existing);
+        }
+        let mut helpers_ref = ptr::null_mut();
+        let mut tsfn = ptr::null_mut();
+        // SAFETY: plain Node-API calls on the Node thread with valid arguments.
+        unsafe {
+            napi_ok(env, sys::napi_create_reference(env, helpers, 1, &mut helpers_ref))?;
+            let mut name = ptr::null_mut();
+            napi_ok(env, sys::napi_create_string_utf8(env, c"isolated-quickjs".as_ptr(), 16, &mut name))?;
+            napi_ok(
+                env,
+                sys::napi_create_threadsafe_function(
+                    env,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    name,
+                    0,
+                    1,
+                    ptr::null_mut(),
+                    None,
+                    ptr::null_mut(),
+                    Some(wake_callback),
+                    &mut tsfn,
+                ),
+            )?;
+            napi_ok(env, sys::napi_unref_threadsafe_function(env, tsfn))?;
+        }
+        let host = Arc::new(NodeHost {
+            thread: thread::current().id(),
+            node_thread: thread::current(),
+            inbox: Mutex::new(VecDeque::new()),
+            wake_scheduled: AtomicBool::new(false),
+            tsfn,
+            node: UnsafeCell::new(NodeOnly {
+                env,
+                helpers: helpers_ref,
+                functions: HashMap::new(),
+                next_function: 1,
+                deferreds: HashMap::new(),
+                next_promise: 1,
+                in_flight: 0,
+            }),
+        });
+        NODE_HOST.with(|h| *h.borrow_mut() = Some(host.clone()));
+        set_thread_host(host.clone());
+        // Keep the host alive as long as the environment (the threadsafe function's context).
+        Ok(host)
+    }
+
+    fn node(&self) -> &mut NodeOnly {
+        assert_eq!(thread::current().id(), self.thread, "Node-only state touched off the Node thread");
+        // SAFETY: only the Node thread gets here (asserted), and no caller keeps the reference
+        // across a call into JS that could re-enter.
+        unsafe { &mut *self.node.get() }
+    }
+
+    pub fn env(&self) -> sys::napi_env {
+        self.node().env
+    }
+
+    /// The helpers object from `index.js`.
+    pub fn helpers(&self) -> napi::Result<sys::napi_value> {
+        let node = self.node();
+        let mut value = ptr::null_mut();
+        // SAFETY: the reference is alive for the environment's lifetime.
+        napi_ok(node.env, unsafe { sys::napi_get_reference_value(node.env, node.helpers, &mut value) })?;
+        Ok(value)
+    }
+
+    /// Keeps a host function; returns its id.
+    pub fn keep_function(&self, function: sys::napi_value) -> napi::Result<u64> {
+        let node = self.node();
+        let mut reference = ptr::null_mut();
+        // SAFETY: `function` is a live value of this environment.
+        napi_ok(node.env, unsafe { sys::napi_create_reference(node.env, function, 1, &mut reference) })?;
+        let id = node.next_function;
+        node.next_function += 1;
+        node.functions.insert(id, reference);
+        Ok(id)
+    }
+
+    pub fn function(&self, id: u64) -> napi::Result<sys::napi_value> {
+        let node = self.node();
+        let reference = *node.functions.get(&id).ok_or_else(|| napi::Error::from_reason("host function was released"))?;
+        let mut value = ptr::null_mut();
+        // SAFETY: the reference is alive until released below.
+        napi_ok(node.env, unsafe { sys::napi_get_reference_value(node.env, reference, &mut value) })?;
+        Ok(value)
+    }
+
+    /// Creates a promise for an async operation; returns (id, promise).
+    pub fn new_promise(&self) -> napi::Result<(u64, sys::napi_value)> {
+        let node = self.node();
+        let mut deferred = ptr::null_mut();
+        let mut promise = ptr::null_mut();
+        // SAFETY: standard promise creation on the Node thread.
+        napi_ok(node.env, unsafe { sys::napi_create_promise(node.env, &mut deferred, &mut promise) })?;
+        let id = node.next_promise;
+        node.next_promise += 1;
+        node.deferreds.insert(id, deferred);
+        if node.in_flight == 0 {
+            // SAFETY: Node thread; keeps the event loop alive while results are due.
+            unsafe { sys::napi_ref_threadsafe_function(node.env, self.tsfn) };
+        }
+        node.in_flight += 1;
+        Ok((id, promise))
+    }
+
+    fn settle(&self, id: u64, result: HostResult) {
+        let env = self.env();
+        let Some(deferred) = self.node().deferreds.remove(&id) else { return };
+        let (value, ok) = match result {
+            Ok(value) => match convert::to_js(env, &value) {
+                Ok(v) => (v, true),
+                Err(e) => (convert::napi_error_value(env, &e), false),
+            },
+            Err(thrown) => (convert::thrown_to_js(env, &thrown, false), false),
+        };
+        // SAFETY: the deferred is used exactly once.
+        unsafe {
+            if ok {
+                sys::napi_resolve_deferred(env, deferred, value);
+            } else {
+                sys::napi_reject_deferred(env, deferred, value);
+            }
+        }
+        let node = self.node();
+        node.in_flight -= 1;
+        if node.in_flight == 0 {
+            // SAFETY: Node thread.
+            unsafe { sys::napi_unref_threadsafe_function(env, self.tsfn) };
+        }
+    }
+
+    /// Serves one request on the Node thread.
+    fn serve(&self, request: HostRequest) {
+        let env = self.env();
+        let mut scope = ptr::null_mut();
+        // SAFETY: a handle scope around each request keeps long drains from piling up handles.
+        unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+        match request {
+            HostRequest::Call { call, mode, reply } => {
+                let result = match mode {
+                    CallMode::SyncPromise => Err(Thrown::plain("applySyncPromise is not supported yet")),
+                    _ => self.call_now(call),
+                };
+                if let Some(reply) = reply {
+                    reply.fill(result);
+                }
+            }
+            HostRequest::Settle { promise, result } => self.settle(promise, result),
+            HostRequest::Release { function } => {
+                if let Some(reference) = self.node().functions.remove(&function) {
+                    // SAFETY: the reference is ours and released once.
+                    unsafe { sys::napi_delete_reference(env, reference) };
+                }
+            }
+        }
+        // SAFETY: closes the scope opened above.
+        unsafe { sys::napi_close_handle_scope(env, scope) };
+    }
+
+    fn drain(&self) {
+        self.wake_scheduled.store(false, Ordering::Release);
+        loop {
+            let request = self.inbox.lock().unwrap().pop_front();
+            match request {
+                Some(request) => self.serve(request),
+                None => break,
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn wake_callback(env: sys::napi_env, _js_callback: sys::napi_value, _context: *mut std::ffi::c_void, _data: *mut std::ffi::c_void) {
+    if env.is_null() {
+        return; // the environment is shutting down
+    }
+    if let Ok(host) = current() {
+        host.drain();
+    }
+}
+
+impl Host for NodeHost {
+    fn is_host_thread(&self) -> bool {
+        thread::current().id() == self.thread
+    }
+
+    fn call_now(&self, call: HostCall) -> HostResult {
+        convert::call_host_function(self, call)
+    }
+
+    fn post(&self, request: HostRequest) {
+        self.inbox.lock().unwrap().push_back(request);
+        // Wake the Node thread if it waits inside a sync call, and its event loop otherwise.
+        self.node_thread.unpark();
+        if !self.wake_scheduled.swap(true, Ordering::AcqRel) {
+            // SAFETY: threadsafe functions may be called from any thread.
+            unsafe { sys::napi_call_threadsafe_function(self.tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+        }
+    }
+
+    fn serve_one(&self) -> bool {
+        let request = {
+            let mut inbox = self.inbox.lock().unwrap();
+            match inbox.iter().position(|r| r.is_sync()) {
+                Some(i) => inbox.remove(i),
+                None => None,
+            }
+        };
+        match request {
+            Some(request) => {
+                self.serve(request);
+                true
+            }
+            None => false,
+        }
+    }
+}

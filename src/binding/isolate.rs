@@ -1,0 +1,150 @@
+//! `NativeIsolate`: the native half of `Isolate`, `Context` and `Script` (contexts and scripts
+//! are ids within their isolate). Each method is one operation, served in the spelling named by
+//! `mode` (see `runner`).
+
+use std::sync::Arc;
+
+use napi::Env;
+use napi_derive::napi;
+
+use crate::engine::errors::Thrown;
+use crate::engine::state::{RunOptions, Source};
+use crate::engine::transfer::{Mode, Transfer};
+use crate::engine::Isolate;
+
+use super::convert::from_js;
+use super::host::current;
+use super::runner::{run, throw};
+use super::Raw;
+
+#[napi]
+pub struct NativeIsolate {
+    pub(crate) inner: Arc<Isolate>,
+}
+
+/// The wire form of TransferOptions: 0 none, 1 copy, 2 externalCopy, 3 reference.
+pub fn mode_of(code: u32) -> Mode {
+    match code {
+        1 => Mode::Copy,
+        2 => Mode::ExternalCopy,
+        3 => Mode::Reference,
+        _ => Mode::Plain,
+    }
+}
+
+pub fn run_options(timeout: f64, transfer: u32, promise: bool) -> RunOptions {
+    RunOptions { timeout_ms: (timeout > 0.0).then_some(timeout), mode: mode_of(transfer), promise }
+}
+
+fn source(code: String, filename: String, line_offset: i32, column_offset: i32) -> Source {
+    Source { code, filename, line_offset, column_offset }
+}
+
+#[napi]
+impl NativeIsolate {
+    #[napi(constructor)]
+    pub fn new(memory_limit_bytes: f64) -> napi::Result<Self> {
+        let host = current()?;
+        let inner = Isolate::new(memory_limit_bytes as usize, host).map_err(napi::Error::from_reason)?;
+        inner.retain_host_handle();
+        Ok(NativeIsolate { inner })
+    }
+
+    #[napi]
+    pub fn create_context(&self, env: Env, mode: u32) -> napi::Result<Raw> {
+        run(env.raw(), &self.inner, mode, Box::new(|iso| iso.state().create_context().map(|id| Transfer::Number(id as f64))))
+    }
+
+    /// The Reference to a context's global object.
+    #[napi]
+    pub fn global(&self, env: Env, context: u32) -> napi::Result<Raw> {
+        run(env.raw(), &self.inner, super::runner::SYNC, Box::new(move |iso| iso.state().global(iso, context)))
+    }
+
+    #[napi]
+    pub fn release_context(&self, context: u32) {
+        self.inner.run_async_with(move |iso| Ok(iso.state().release_context(context)), |_: Result<(), Thrown>| {});
+    }
+
+    #[napi]
+    pub fn compile_script(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32) -> napi::Result<Raw> {
+        let source = source(code, filename, line_offset, column_offset);
+        run(env.raw(), &self.inner, mode, Box::new(move |iso| iso.state().compile_script(&source).map(|id| Transfer::Number(id as f64))))
+    }
+
+    #[napi]
+    pub fn release_script(&self, script: u32) {
+        self.inner.run_async_with(move |iso| Ok(iso.state().release_script(script)), |_: Result<(), Thrown>| {});
+    }
+
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_script(&self, env: Env, mode: u32, script: u32, context: u32, timeout: f64, transfer: u32, promise: bool) -> napi::Result<Raw> {
+        let options = run_options(timeout, transfer, promise);
+        run(env.raw(), &self.inner, mode, Box::new(move |iso| iso.state().run_script(iso, script, context, &options)))
+    }
+
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn eval(
+        &self,
+        env: Env,
+        mode: u32,
+        context: u32,
+        code: String,
+        filename: String,
+        line_offset: i32,
+        column_offset: i32,
+        timeout: f64,
+        transfer: u32,
+        promise: bool,
+    ) -> napi::Result<Raw> {
+        let source = source(code, filename, line_offset, column_offset);
+        let options = run_options(timeout, transfer, promise);
+        run(env.raw(), &self.inner, mode, Box::new(move |iso| iso.state().eval(iso, context, &source, &options)))
+    }
+
+    /// `evalClosure`; `args` are already in wire form (primitives, functions, `Wire`s).
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn eval_closure(
+        &self,
+        env: Env,
+        mode: u32,
+        context: u32,
+        code: String,
+        filename: String,
+        args: Vec<Raw>,
+        timeout: f64,
+        transfer: u32,
+        promise: bool,
+    ) -> napi::Result<Raw> {
+        let raw_env = env.raw();
+        let args = args.iter().map(|a| from_js(raw_env, a.0)).collect::<napi::Result<Vec<_>>>()?;
+        let source = source(code, filename, 0, 0);
+        let options = run_options(timeout, transfer, promise);
+        run(raw_env, &self.inner, mode, Box::new(move |iso| iso.state().eval_closure(iso, context, &source, &args, &options)))
+    }
+
+    #[napi]
+    pub fn dispose(&self, env: Env) -> napi::Result<()> {
+        self.inner.dispose().map_err(|thrown| throw(env.raw(), &thrown))
+    }
+
+    #[napi(getter)]
+    pub fn is_disposed(&self) -> bool {
+        self.inner.is_disposed()
+    }
+
+    /// Bytes QuickJS currently holds for this isolate.
+    #[napi(getter)]
+    pub fn allocated_bytes(&self) -> f64 {
+        self.inner.limits.allocated() as f64
+    }
+}
+
+impl Drop for NativeIsolate {
+    fn drop(&mut self) {
+        self.inner.release_host_handle();
+    }
+}

@@ -1,0 +1,59 @@
+//! One operation, three spellings. Every API operation is written once, as a job that runs in
+//! the isolate and returns a `Transfer`; `run` serves it as `xSync()` (block, return the value
+//! or throw), `x()` (a Promise settled from the isolate's thread) or `xIgnored()` (fire and
+//! forget), so the spellings cannot drift apart.
+
+use std::ptr;
+use std::sync::Arc;
+
+use napi::sys;
+
+use crate::engine::errors::{text, Thrown};
+use crate::engine::host::{Host, HostRequest};
+use crate::engine::transfer::Transfer;
+use crate::engine::Isolate;
+
+use super::convert::{thrown_to_js, to_js};
+use super::host::current;
+use super::Raw;
+
+pub const SYNC: u32 = 0;
+pub const ASYNC: u32 = 1;
+pub const IGNORED: u32 = 2;
+
+pub type Job = Box<dyn FnOnce(&Arc<Isolate>) -> Result<Transfer, Thrown> + Send>;
+
+/// Throws `thrown` as the host error of a synchronous call.
+pub fn throw(env: sys::napi_env, thrown: &Thrown) -> napi::Error {
+    let value = thrown_to_js(env, thrown, true);
+    // SAFETY: throwing a live value; napi-rs sees the pending exception and leaves it.
+    unsafe { sys::napi_throw(env, value) };
+    napi::Error::new(napi::Status::PendingException, "")
+}
+
+pub fn run(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> napi::Result<Raw> {
+    match mode {
+        SYNC => match isolate.run_sync(job) {
+            Ok(value) => to_js(env, &value).map(Raw),
+            Err(thrown) => Err(throw(env, &thrown)),
+        },
+        ASYNC => {
+            let host = current()?;
+            let (id, promise) = host.new_promise()?;
+            if isolate.is_disposed() {
+                host.post(HostRequest::Settle { promise: id, result: Err(Thrown::plain(text::DISPOSED_ASYNC)) });
+                return Ok(Raw(promise));
+            }
+            let poster = host.clone();
+            isolate.run_async_with(job, move |result| poster.post(HostRequest::Settle { promise: id, result }));
+            Ok(Raw(promise))
+        }
+        _ => {
+            isolate.run_async_with(job, |_| {});
+            let mut undefined = ptr::null_mut();
+            // SAFETY: plain value creation.
+            unsafe { sys::napi_get_undefined(env, &mut undefined) };
+            Ok(Raw(undefined))
+        }
+    }
+}

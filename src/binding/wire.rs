@@ -1,0 +1,178 @@
+//! `Wire`: the native half of every host-side handle and marker (Reference, the markers of
+//! `derefInto()` and `copyInto()`, copies made for the `copy` option). It holds one `Transfer`
+//! and, for References, the operations on the referenced value.
+
+use napi::Env;
+use napi_derive::napi;
+
+use crate::engine::errors::{text, Thrown};
+use crate::engine::transfer::{RefHandle, Transfer};
+
+use super::convert::{from_js, from_js_copy, host_function};
+use super::isolate::run_options;
+use super::runner::{run, throw};
+use super::Raw;
+
+#[napi]
+pub struct Wire {
+    inner: Option<Transfer>,
+}
+
+impl Wire {
+    pub fn new(inner: Transfer) -> Self {
+        Wire { inner: Some(inner) }
+    }
+
+    /// The value this wire carries, for handing to an operation.
+    pub fn transfer(&self) -> napi::Result<Transfer> {
+        self.inner.clone().ok_or_else(|| napi::Error::from_reason(text::REFERENCE_RELEASED))
+    }
+
+    fn handle(&self, env: &Env) -> napi::Result<std::sync::Arc<RefHandle>> {
+        match &self.inner {
+            Some(Transfer::Reference(h)) | Some(Transfer::Function(h)) => Ok(h.clone()),
+            _ => Err(throw(env.raw(), &Thrown::plain(text::REFERENCE_RELEASED))),
+        }
+    }
+}
+
+#[napi]
+impl Wire {
+    /// `typeof` of the referenced value (`null` for null).
+    #[napi(getter, js_name = "typeof")]
+    pub fn type_of(&self) -> Option<String> {
+        match &self.inner {
+            Some(Transfer::Reference(h)) | Some(Transfer::Function(h)) => Some(h.type_of.to_string()),
+            _ => None,
+        }
+    }
+
+    #[napi(getter)]
+    pub fn released(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    #[napi]
+    pub fn release(&mut self) {
+        self.inner = None;
+    }
+
+    /// The carried value, materialised in the host (`externalCopy.copy()`).
+    #[napi]
+    pub fn materialize(&self, env: Env) -> napi::Result<Raw> {
+        let value = match self.transfer()? {
+            Transfer::ExternalCopy(bytes) => Transfer::Copy(bytes),
+            other => other,
+        };
+        super::convert::to_js(env.raw(), &value).map(Raw)
+    }
+
+    /// The marker of `externalCopy.copyInto()`: a fresh copy wherever it lands.
+    #[napi]
+    pub fn copy_into(&self) -> napi::Result<Wire> {
+        match self.transfer()? {
+            Transfer::ExternalCopy(bytes) | Transfer::Copy(bytes) => Ok(Wire::new(Transfer::Copy(bytes))),
+            _ => Err(napi::Error::from_reason("not a copy")),
+        }
+    }
+
+    /// Bytes held by an ExternalCopy.
+    #[napi(getter)]
+    pub fn byte_length(&self) -> f64 {
+        match &self.inner {
+            Some(Transfer::ExternalCopy(bytes)) | Some(Transfer::Copy(bytes)) => bytes.len() as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// The marker that becomes the referenced value in its own isolate.
+    #[napi]
+    pub fn deref_into(&self, env: Env) -> napi::Result<Wire> {
+        Ok(Wire::new(Transfer::Deref(self.handle(&env)?)))
+    }
+
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn get(&self, env: Env, mode: u32, key: Raw, timeout: f64, transfer: u32, promise: bool, inherit: bool, accessors: bool) -> napi::Result<Raw> {
+        let handle = self.handle(&env)?;
+        let key = from_js(env.raw(), key.0)?;
+        let options = run_options(timeout, transfer, promise);
+        let id = handle.id;
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().get(iso, id, &key, &options, inherit, accessors)))
+    }
+
+    /// `set`; `copy` asks for a structured clone of `value` instead of the plain transfer.
+    #[napi]
+    pub fn set(&self, env: Env, mode: u32, key: Raw, value: Raw, copy: bool) -> napi::Result<Raw> {
+        let handle = self.handle(&env)?;
+        let key = from_js(env.raw(), key.0)?;
+        let value = if copy { from_js_copy(env.raw(), value.0)? } else { from_js(env.raw(), value.0)? };
+        let id = handle.id;
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().set(iso, id, &key, &value).map(Transfer::Bool)))
+    }
+
+    #[napi]
+    pub fn delete(&self, env: Env, mode: u32, key: Raw) -> napi::Result<Raw> {
+        let handle = self.handle(&env)?;
+        let key = from_js(env.raw(), key.0)?;
+        let id = handle.id;
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().delete(iso, id, &key).map(Transfer::Bool)))
+    }
+
+    /// `apply`; `args` are already in wire form.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply(&self, env: Env, mode: u32, this: Raw, args: Vec<Raw>, timeout: f64, transfer: u32, promise: bool) -> napi::Result<Raw> {
+        let handle = self.handle(&env)?;
+        let this = from_js(env.raw(), this.0)?;
+        let args = args.iter().map(|a| from_js(env.raw(), a.0)).collect::<napi::Result<Vec<_>>>()?;
+        let options = run_options(timeout, transfer, promise);
+        let id = handle.id;
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().apply(iso, id, &this, &args, &options)))
+    }
+
+    #[napi]
+    pub fn copy(&self, env: Env, mode: u32) -> napi::Result<Raw> {
+        let handle = self.handle(&env)?;
+        let id = handle.id;
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().copy(id)))
+    }
+}
+
+/// A structured clone of a host value, for the `copy` transfer option.
+#[napi]
+pub fn wire_copy(env: Env, value: Raw) -> napi::Result<Wire> {
+    Ok(Wire::new(from_js_copy(env.raw(), value.0)?))
+}
+
+/// An ExternalCopy's payload: a structured clone held outside every heap.
+#[napi]
+pub fn wire_external_copy(env: Env, value: Raw) -> napi::Result<Wire> {
+    match from_js_copy(env.raw(), value.0)? {
+        Transfer::Copy(bytes) => Ok(Wire::new(Transfer::ExternalCopy(bytes))),
+        primitive => {
+            // Primitives are copied through the same format, so that every ExternalCopy is bytes.
+            let _ = primitive;
+            let buffer = super::convert::helper(env.raw(), c"serializeAlways", &[value.0])?;
+            let mut data = std::ptr::null_mut();
+            let mut len = 0usize;
+            // SAFETY: reading the Buffer the serializer returned.
+            unsafe {
+                super::napi_ok(env.raw(), napi::sys::napi_get_buffer_info(env.raw(), buffer, &mut data, &mut len))?;
+                Ok(Wire::new(Transfer::ExternalCopy(std::slice::from_raw_parts(data as *const u8, len).into())))
+            }
+        }
+    }
+}
+
+/// A host function as a Callback: 0 sync, 1 async, 2 ignored.
+#[napi]
+pub fn wire_callback(env: Env, function: Raw, mode: u32) -> napi::Result<Wire> {
+    use crate::engine::host::CallMode;
+    let mode = match mode {
+        1 => CallMode::Async,
+        2 => CallMode::Ignored,
+        _ => CallMode::Sync,
+    };
+    Ok(Wire::new(host_function(env.raw(), function.0, mode)?))
+}

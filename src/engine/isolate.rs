@@ -1,0 +1,463 @@
+//! An isolate, shared between threads: who may run it right now, how work reaches it, and its
+//! lifecycle.
+//!
+//! One thread at a time *owns* an isolate and runs its code. A synchronous call from an idle
+//! isolate's host runs right there on the calling thread (no hand-off: the cheapest path, and the
+//! one isolated-vm takes too). Asynchronous work always goes to the isolate's own pooled thread,
+//! attached on first use. When a synchronous call finds the isolate busy, it posts the work to
+//! the owner and waits; every waiting thread keeps serving the synchronous requests addressed to
+//! it (host callbacks on the Node thread, nested calls on an isolate's thread), which is what
+//! lets sync calls nest in both directions without deadlock.
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::{self, Thread};
+
+use rquickjs::{qjs, Ctx, Value};
+
+use super::errors::{text, Thrown};
+use super::host::{CallMode, Host, HostCall, HostRequest};
+use super::limits::{now_ns, Limits};
+use super::state::IsolateState;
+use super::transfer::{self, RefHandle};
+use super::wait::{wait_until, Slot};
+use super::worker;
+
+type Job = Box<dyn FnOnce(Option<&Arc<Isolate>>) + Send>;
+
+struct Task {
+    /// Synchronous tasks may run inside a nested wait; asynchronous ones only in order, at the
+    /// top of the owner's loop.
+    sync: bool,
+    /// Runs the task; `None` when the isolate was disposed before it could run.
+    job: Job,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Isolates this thread is inside, innermost last.
+    static ENTERED: RefCell<Vec<Arc<Isolate>>> = const { RefCell::new(Vec::new()) };
+    /// The host this thread serves while it waits (set on Node threads by the binding).
+    static THREAD_HOST: RefCell<Option<Arc<dyn Host>>> = const { RefCell::new(None) };
+    static TOKEN: Cell<u8> = const { Cell::new(0) };
+}
+
+fn thread_token() -> usize {
+    TOKEN.with(|t| t as *const Cell<u8> as usize)
+}
+
+/// Declares that the current thread serves `host` whenever it waits.
+pub fn set_thread_host(host: Arc<dyn Host>) {
+    THREAD_HOST.with(|h| *h.borrow_mut() = Some(host));
+}
+
+/// Does one piece of work addressed to the current thread, if any is waiting.
+pub fn serve_current_thread() -> bool {
+    let host = THREAD_HOST.with(|h| h.borrow().clone());
+    if let Some(host) = host {
+        if host.serve_one() {
+            return true;
+        }
+    }
+    let entered: Vec<Arc<Isolate>> = ENTERED.with(|e| e.borrow().clone());
+    for isolate in entered.iter().rev() {
+        if let Some(task) = isolate.pop_task(true) {
+            isolate.run_task(task);
+            return true;
+        }
+    }
+    false
+}
+
+pub struct Isolate {
+    pub id: u64,
+    pub limits: Arc<Limits>,
+    pub host: Arc<dyn Host>,
+    me: Weak<Isolate>,
+    /// Thread token of the owner, 0 when free.
+    owner: AtomicUsize,
+    /// Re-entrancy depth of the owner; touched only by the owner.
+    depth: AtomicUsize,
+    state: UnsafeCell<Option<IsolateState>>,
+    runtime: std::sync::atomic::AtomicPtr<qjs::JSRuntime>,
+    inbox: Mutex<VecDeque<Task>>,
+    queued: AtomicUsize,
+    worker: Mutex<Option<Thread>>,
+    /// The thread that owns the isolate right now, to wake it when work is posted.
+    owner_thread: Mutex<Option<Thread>>,
+    /// Host-side handles (the Isolate object, References) still alive; at zero the isolate is
+    /// disposed, so a forgotten isolate does not keep its thread and memory.
+    host_handles: AtomicUsize,
+    disposed: AtomicBool,
+}
+
+// SAFETY: `state` is only touched by the thread that holds `owner` (see `own`), and the QuickJS
+// runtime inside it is built with rquickjs's `parallel` feature, which makes it movable between
+// threads; every entry re-targets QuickJS's stack check at the entering thread.
+unsafe impl Sync for Isolate {}
+unsafe impl Send for Isolate {}
+
+impl Isolate {
+    /// Creates an isolate whose runtime is built right here, on the calling thread.
+    pub fn new(memory_limit: usize, host: Arc<dyn Host>) -> Result<Arc<Isolate>, String> {
+        let limits = Limits::new(memory_limit);
+        let state = IsolateState::new(limits.clone())?;
+        let runtime = state.raw_runtime();
+        Ok(Arc::new_cyclic(|me| Isolate {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            limits,
+            host,
+            me: me.clone(),
+            owner: AtomicUsize::new(0),
+            depth: AtomicUsize::new(0),
+            state: UnsafeCell::new(Some(state)),
+            runtime: std::sync::atomic::AtomicPtr::new(runtime),
+            inbox: Mutex::new(VecDeque::new()),
+            queued: AtomicUsize::new(0),
+            worker: Mutex::new(None),
+            owner_thread: Mutex::new(None),
+            host_handles: AtomicUsize::new(0),
+            disposed: AtomicBool::new(false),
+        }))
+    }
+
+    /// The isolate whose code the current thread is running, innermost first.
+    pub fn current() -> Option<Arc<Isolate>> {
+        ENTERED.with(|e| e.borrow().last().cloned())
+    }
+
+    pub fn is_disposed(&self) -> bool {
+        self.disposed.load(Ordering::Acquire)
+    }
+
+    /// The state; only while this thread owns the isolate.
+    pub fn state(&self) -> &IsolateState {
+        debug_assert_eq!(self.owner.load(Ordering::Relaxed), thread_token());
+        // SAFETY: callers run inside `execute`, under ownership, and the state is only taken
+        // out (dropped) by the owner when its depth returns to zero.
+        unsafe { (*self.state.get()).as_ref().expect("isolate state used after disposal") }
+    }
+
+    fn try_own(&self) -> bool {
+        let me = thread_token();
+        let owner = self.owner.load(Ordering::Acquire);
+        if owner == me {
+            self.depth.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        if owner == 0 && self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            self.depth.store(1, Ordering::Relaxed);
+            *self.owner_thread.lock().unwrap() = Some(thread::current());
+            let rt = self.runtime.load(Ordering::Relaxed);
+            if !rt.is_null() {
+                // SAFETY: we own the runtime; this moves QuickJS's stack check to our stack.
+                unsafe { qjs::JS_UpdateStackTop(rt) };
+            }
+            return true;
+        }
+        false
+    }
+
+    fn disown(&self) {
+        if self.depth.fetch_sub(1, Ordering::Relaxed) != 1 {
+            return;
+        }
+        if self.is_disposed() {
+            self.drop_state();
+        }
+        self.owner.store(0, Ordering::Release);
+        if self.queued.load(Ordering::Acquire) > 0 {
+            self.wake_worker();
+        }
+    }
+
+    /// Frees the runtime and everything in it; only by the owner at depth zero.
+    fn drop_state(&self) {
+        // SAFETY: we own the isolate and nothing of the state is borrowed at depth zero.
+        let state = unsafe { (*self.state.get()).take() };
+        self.runtime.store(std::ptr::null_mut(), Ordering::Relaxed);
+        drop(state);
+        while let Some(task) = self.pop_task(false) {
+            (task.job)(None);
+        }
+    }
+
+    /// Runs `job` with the isolate entered on this thread.
+    fn execute<R>(self: &Arc<Self>, job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown>) -> Result<R, Thrown> {
+        // SAFETY: read under ownership.
+        if unsafe { (*self.state.get()).is_none() } {
+            return Err(Thrown::plain(text::DISPOSED_DURING));
+        }
+        ENTERED.with(|e| e.borrow_mut().push(self.clone()));
+        let result = catch_unwind(AssertUnwindSafe(|| job(self)));
+        ENTERED.with(|e| e.borrow_mut().pop());
+        let result = match result {
+            Ok(r) => r,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".into());
+                // The engine's state may be inconsistent after a panic: retire the isolate.
+                self.mark_disposed();
+                Err(Thrown::plain(format!("Internal error in isolated-quickjs (the isolate was disposed): {what}")))
+            }
+        };
+        if self.limits.out_of_memory() && !self.is_disposed() {
+            self.mark_disposed();
+            return Err(Thrown::plain(text::MEMORY_LIMIT));
+        }
+        result
+    }
+
+    fn mark_disposed(&self) {
+        if !self.disposed.swap(true, Ordering::AcqRel) {
+            self.limits.terminate();
+            self.wake_worker();
+        }
+    }
+
+    /// Runs `job` now and returns its result, blocking the calling thread.
+    pub fn run_sync<R: Send + 'static>(
+        self: &Arc<Self>,
+        job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown> + Send + 'static,
+    ) -> Result<R, Thrown> {
+        if self.is_disposed() {
+            return Err(Thrown::plain(text::DISPOSED_SYNC));
+        }
+        if self.try_own() {
+            let result = self.execute(job);
+            self.disown();
+            return result;
+        }
+        let slot = Slot::new();
+        let reply = slot.clone();
+        self.post(Task {
+            sync: true,
+            job: Box::new(move |isolate| {
+                reply.fill(match isolate {
+                    Some(isolate) => isolate.execute(job),
+                    None => Err(Thrown::plain(text::DISPOSED_DURING)),
+                })
+            }),
+        });
+        wait_until(|| slot.is_ready(), serve_current_thread);
+        slot.take()
+    }
+
+    /// Queues `job` for the isolate's own thread; it receives `None` if the isolate is disposed
+    /// first. Jobs run in the order they were queued.
+    pub fn run_async(self: &Arc<Self>, job: impl FnOnce(Option<&Arc<Isolate>>) + Send + 'static) {
+        if self.is_disposed() {
+            job(None);
+            return;
+        }
+        self.post(Task { sync: false, job: Box::new(job) });
+        self.ensure_worker();
+    }
+
+    /// Runs a job with the result delivered through `done`, in the isolate's async order.
+    pub fn run_async_with<R: Send + 'static>(
+        self: &Arc<Self>,
+        job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown> + Send + 'static,
+        done: impl FnOnce(Result<R, Thrown>) + Send + 'static,
+    ) {
+        self.run_async(move |isolate| match isolate {
+            Some(isolate) => done(isolate.execute(job)),
+            None => done(Err(Thrown::plain(text::DISPOSED_DURING))),
+        });
+    }
+
+    fn post(&self, task: Task) {
+        self.inbox.lock().unwrap().push_back(task);
+        self.queued.fetch_add(1, Ordering::Release);
+        // The owner (if it is some other waiting thread) serves sync tasks from its wait loop;
+        // the worker needs a nudge in either case.
+        self.wake_worker();
+        if let Some(owner) = self.owner_thread.lock().unwrap().as_ref() {
+            owner.unpark();
+        }
+    }
+
+    fn pop_task(&self, sync_only: bool) -> Option<Task> {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut inbox = self.inbox.lock().unwrap();
+        let index = if sync_only { inbox.iter().position(|t| t.sync)? } else { 0 };
+        let task = inbox.remove(index)?;
+        self.queued.fetch_sub(1, Ordering::Release);
+        Some(task)
+    }
+
+    fn run_task(self: &Arc<Self>, task: Task) {
+        if self.is_disposed() && unsafe { (*self.state.get()).is_none() } {
+            (task.job)(None);
+        } else {
+            (task.job)(Some(self));
+        }
+    }
+
+    fn wake_worker(&self) {
+        if let Some(worker) = self.worker.lock().unwrap().as_ref() {
+            worker.unpark();
+        }
+    }
+
+    fn ensure_worker(self: &Arc<Self>) {
+        let mut worker = self.worker.lock().unwrap();
+        if worker.is_some() {
+            drop(worker);
+            self.wake_worker();
+            return;
+        }
+        // Placeholder until the pooled thread reports in; posts before that are picked up when
+        // it starts.
+        *worker = Some(thread::current());
+        drop(worker);
+        let isolate = self.clone();
+        worker::run_on_pool(Box::new(move || isolate.worker_main()));
+    }
+
+    /// The loop of the isolate's own thread: run queued work in order until disposed.
+    fn worker_main(self: Arc<Self>) {
+        *self.worker.lock().unwrap() = Some(thread::current());
+        loop {
+            wait_until(|| self.queued.load(Ordering::Acquire) > 0 || self.is_disposed(), || false);
+            if self.is_disposed() && self.queued.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            wait_until(|| self.try_own(), || false);
+            while let Some(task) = self.pop_task(false) {
+                self.run_task(task);
+            }
+            self.disown();
+            if self.is_disposed() {
+                // Make sure the state is gone even if nothing else owned the isolate since.
+                if self.try_own() {
+                    self.disown();
+                }
+                if unsafe { (*self.state.get()).is_none() } && self.queued.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+            }
+        }
+        *self.worker.lock().unwrap() = None;
+    }
+
+    /// `dispose()`: stops running code, frees the runtime as soon as no thread is inside it,
+    /// and fails queued work.
+    pub fn dispose(self: &Arc<Self>) -> Result<(), Thrown> {
+        if self.disposed.swap(true, Ordering::AcqRel) {
+            return Err(Thrown::plain("Isolate is already disposed"));
+        }
+        self.limits.terminate();
+        if self.try_own() {
+            self.disown();
+        }
+        self.wake_worker();
+        Ok(())
+    }
+
+    pub fn retain_host_handle(&self) {
+        self.host_handles.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops one host-side handle; the last one disposes the isolate.
+    pub fn release_host_handle(&self) {
+        if self.host_handles.fetch_sub(1, Ordering::AcqRel) == 1 && !self.is_disposed() {
+            if let Some(me) = self.me.upgrade() {
+                let _ = me.dispose();
+            }
+        }
+    }
+
+    /// Host-side handles alive (`isolate.referenceCount`).
+    pub fn host_handle_count(&self) -> usize {
+        self.host_handles.load(Ordering::Acquire)
+    }
+
+    // -- handles -----------------------------------------------------------------------------
+
+    /// Holds `value` for a Reference; only while this thread is inside the isolate.
+    pub fn new_handle<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> Arc<RefHandle> {
+        let type_of = transfer::type_of(&value);
+        let id = self.state().hold(ctx, value);
+        self.retain_host_handle();
+        Arc::new(RefHandle { isolate: self.me.upgrade().expect("isolate alive"), id, type_of })
+    }
+
+    /// Releases a held value, now if this thread may, otherwise in the isolate's queue.
+    pub fn release_handle(&self, id: u32) {
+        let Some(me) = self.me.upgrade() else { return };
+        if self.is_disposed() {
+            return;
+        }
+        if self.try_own() {
+            if unsafe { (*self.state.get()).is_some() } {
+                self.state().release_handle(id);
+            }
+            self.disown();
+        } else {
+            me.run_async(move |isolate| {
+                if let Some(isolate) = isolate {
+                    let _ = isolate.execute(|i| {
+                        i.state().release_handle(id);
+                        Ok(())
+                    });
+                }
+            });
+        }
+    }
+
+    // -- calling the host --------------------------------------------------------------------
+
+    /// Calls a host function from code running in this isolate.
+    pub fn call_host<'js>(self: &Arc<Self>, ctx: &Ctx<'js>, call: HostCall, mode: CallMode) -> Result<Value<'js>, Thrown> {
+        match mode {
+            CallMode::Ignored => {
+                self.host.post(HostRequest::Call { call, mode, reply: None });
+                return Ok(Value::new_undefined(ctx.clone()));
+            }
+            CallMode::Async => {
+                return Err(Thrown::plain("async Callbacks are not supported yet"));
+            }
+            CallMode::Sync | CallMode::SyncPromise => {}
+        }
+        let result = if self.host.is_host_thread() {
+            if mode == CallMode::SyncPromise {
+                return Err(Thrown::plain(text::SYNC_PROMISE_ON_DEFAULT_THREAD));
+            }
+            self.host.call_now(call)
+        } else {
+            let slot = Slot::new();
+            let started = now_ns();
+            self.host.post(HostRequest::Call { call, mode, reply: Some(slot.clone()) });
+            wait_until(|| slot.is_ready(), serve_current_thread);
+            // Time spent waiting on the host does not count against the timeout.
+            self.limits.extend_deadline(now_ns() - started);
+            slot.take()
+        };
+        let value = result?;
+        transfer::import(ctx, self, &value)
+    }
+}
+
+impl Drop for Isolate {
+    fn drop(&mut self) {
+        // Last reference gone: nobody can own it any more, so free the runtime here.
+        self.disposed.store(true, Ordering::Release);
+        if let Some(state) = self.state.get_mut().take() {
+            let rt = state.raw_runtime();
+            // SAFETY: no other thread can reach this isolate now.
+            unsafe { qjs::JS_UpdateStackTop(rt) };
+            drop(state);
+        }
+    }
+}
+

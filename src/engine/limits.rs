@@ -1,0 +1,227 @@
+//! Resource limits: memory accounting, deadlines and termination, all enforced from QuickJS's
+//! allocator and interrupt handler.
+//!
+//! QuickJS reports an exhausted memory limit as an ordinary, catchable `InternalError`. The
+//! contract wants hitting `memoryLimit` to be final, so the allocator itself enforces the limit
+//! and raises a flag; the interrupt handler then ends the running code and the isolate is
+//! disposed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use rquickjs::allocator::Allocator;
+
+/// QuickJS's own stack limit. Every thread that runs an isolate has at least 8 MiB of native
+/// stack (ours) or Node's 984 KiB-plus main-thread budget sits above it, so overflow is a
+/// RangeError well before the real stack ends.
+pub const MAX_STACK: usize = 512 * 1024;
+
+/// Why QuickJS was asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stop {
+    None = 0,
+    Timeout = 1,
+    Disposed = 2,
+    MemoryLimit = 3,
+}
+
+pub struct Limits {
+    pub memory_limit: usize,
+    allocated: AtomicUsize,
+    out_of_memory: AtomicBool,
+    terminated: AtomicBool,
+    /// Nanoseconds since `epoch()` after which the running code times out; u64::MAX for none.
+    deadline: AtomicU64,
+    last_stop: AtomicU8,
+}
+
+pub fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+impl Limits {
+    pub fn new(memory_limit: usize) -> Arc<Self> {
+        Arc::new(Limits {
+            memory_limit,
+            allocated: AtomicUsize::new(0),
+            out_of_memory: AtomicBool::new(false),
+            terminated: AtomicBool::new(false),
+            deadline: AtomicU64::new(u64::MAX),
+            last_stop: AtomicU8::new(0),
+        })
+    }
+
+    pub fn allocated(&self) -> usize {
+        self.allocated.load(Ordering::Relaxed)
+    }
+
+    pub fn out_of_memory(&self) -> bool {
+        self.out_of_memory.load(Ordering::Relaxed)
+    }
+
+    pub fn terminate(&self) {
+        self.terminated.store(true, Ordering::SeqCst);
+    }
+
+    pub fn terminated(&self) -> bool {
+        self.terminated.load(Ordering::Relaxed)
+    }
+
+    pub fn deadline(&self) -> u64 {
+        self.deadline.load(Ordering::Relaxed)
+    }
+
+    pub fn set_deadline(&self, deadline: u64) {
+        self.deadline.store(deadline, Ordering::Relaxed);
+    }
+
+    /// Moves the deadline later by `ns`, for time spent paused waiting on the host.
+    pub fn extend_deadline(&self, ns: u64) {
+        let d = self.deadline();
+        if d != u64::MAX {
+            self.set_deadline(d.saturating_add(ns));
+        }
+    }
+
+    /// The interrupt handler's question: should the running code stop now?
+    pub fn should_stop(&self) -> bool {
+        let stop = if self.out_of_memory() {
+            Stop::MemoryLimit
+        } else if self.terminated() {
+            Stop::Disposed
+        } else if self.deadline() != u64::MAX && now_ns() >= self.deadline() {
+            Stop::Timeout
+        } else {
+            return false;
+        };
+        self.last_stop.store(stop as u8, Ordering::Relaxed);
+        true
+    }
+
+    /// The reason of the last stop, cleared by reading it.
+    pub fn take_stop(&self) -> Stop {
+        match self.last_stop.swap(0, Ordering::Relaxed) {
+            1 => Stop::Timeout,
+            2 => Stop::Disposed,
+            3 => Stop::MemoryLimit,
+            _ => Stop::None,
+        }
+    }
+
+    /// The most serious condition currently in force, whether or not code noticed it.
+    pub fn pending_stop(&self) -> Stop {
+        if self.out_of_memory() {
+            Stop::MemoryLimit
+        } else if self.terminated() {
+            Stop::Disposed
+        } else {
+            Stop::None
+        }
+    }
+}
+
+/// QuickJS's allocator: the system allocator, counted against the isolate's memory limit.
+pub struct CountingAllocator {
+    pub limits: Arc<Limits>,
+}
+
+extern "C" {
+    fn malloc(size: usize) -> *mut u8;
+    fn calloc(count: usize, size: usize) -> *mut u8;
+    fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
+    fn free(ptr: *mut u8);
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+unsafe fn block_size(ptr: *mut u8) -> usize {
+    extern "C" {
+        fn malloc_usable_size(ptr: *mut u8) -> usize;
+    }
+    malloc_usable_size(ptr)
+}
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+unsafe fn block_size(ptr: *mut u8) -> usize {
+    extern "C" {
+        fn malloc_size(ptr: *const u8) -> usize;
+    }
+    malloc_size(ptr)
+}
+#[cfg(windows)]
+unsafe fn block_size(ptr: *mut u8) -> usize {
+    extern "C" {
+        fn _msize(ptr: *mut u8) -> usize;
+    }
+    _msize(ptr)
+}
+
+impl CountingAllocator {
+    /// Reserves `size` more bytes, or raises the out-of-memory flag and refuses.
+    fn admit(&self, size: usize) -> bool {
+        let limits = &self.limits;
+        if limits.allocated.load(Ordering::Relaxed).saturating_add(size) > limits.memory_limit {
+            limits.out_of_memory.store(true, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn account(&self, added: usize, removed: usize) {
+        if added >= removed {
+            self.limits.allocated.fetch_add(added - removed, Ordering::Relaxed);
+        } else {
+            self.limits.allocated.fetch_sub(removed - added, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: every pointer comes from the C allocator, which aligns to at least `usize`;
+// `usable_size` asks that same allocator.
+unsafe impl Allocator for CountingAllocator {
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        if !self.admit(size) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: plain C allocation; a null result is passed on to QuickJS, which handles it.
+        let ptr = unsafe { malloc(size) };
+        if !ptr.is_null() {
+            self.account(unsafe { block_size(ptr) }, 0);
+        }
+        ptr
+    }
+
+    fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
+        if !self.admit(count.saturating_mul(size)) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as for `alloc`.
+        let ptr = unsafe { calloc(count, size) };
+        if !ptr.is_null() {
+            self.account(unsafe { block_size(ptr) }, 0);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        self.account(0, block_size(ptr));
+        free(ptr);
+    }
+
+    unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        let old = if ptr.is_null() { 0 } else { block_size(ptr) };
+        if new_size > old && !self.admit(new_size - old) {
+            return std::ptr::null_mut();
+        }
+        let new_ptr = realloc(ptr, new_size);
+        if !new_ptr.is_null() {
+            self.account(block_size(new_ptr), old);
+        }
+        new_ptr
+    }
+
+    unsafe fn usable_size(ptr: *mut u8) -> usize {
+        block_size(ptr)
+    }
+}

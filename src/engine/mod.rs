@@ -1,0 +1,14 @@
+//! The engine core: everything that runs QuickJS, with no knowledge of Node-API.
+
+pub mod errors;
+pub mod host;
+pub mod isolate;
+pub mod limits;
+pub mod realm;
+pub mod state;
+pub mod transfer;
+pub mod v8_wire;
+pub mod wait;
+pub mod worker;
+
+pub use isolate::Isolate;

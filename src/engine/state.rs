@@ -1,0 +1,633 @@
+//! What an isolate owns on its thread: the QuickJS runtime, its contexts, the values held for
+//! References, compiled scripts, and the operations of the API that run code.
+//!
+//! Everything here runs under the isolate's ownership lock (`Isolate`), on whichever thread
+//! holds it. Tables use `RefCell` and are never borrowed across a call into JS, because JS
+//! may re-enter the isolate (a host callback calling back in).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+
+use rquickjs::{qjs, Context, Ctx, Persistent, Runtime, Value};
+
+use super::errors::{self, text, Thrown};
+use super::isolate::Isolate;
+use super::limits::{CountingAllocator, Limits, Stop, MAX_STACK};
+use super::realm::{self, enter};
+use super::transfer::{self, Fallback, Mode, Transfer};
+
+type Held = Persistent<Value<'static>>;
+
+/// Promises rejected with no handler yet, with their reasons.
+#[derive(Default)]
+struct Rejections(Vec<(Held, Held)>);
+// SAFETY: only touched from the rejection tracker and the isolate's operations, all of which
+// run under the isolate's ownership lock.
+unsafe impl Send for Rejections {}
+
+/// A slot table with reusable ids.
+pub struct Table<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table { slots: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<T> Table<T> {
+    pub fn insert(&mut self, value: T) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(value);
+                id
+            }
+            None => {
+                self.slots.push(Some(value));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    pub fn get(&self, id: u32) -> Option<&T> {
+        self.slots.get(id as usize).and_then(|s| s.as_ref())
+    }
+
+    pub fn remove(&mut self, id: u32) -> Option<T> {
+        let taken = self.slots.get_mut(id as usize).and_then(|s| s.take());
+        if taken.is_some() {
+            self.free.push(id);
+        }
+        taken
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+    }
+}
+
+/// Source code and where it claims to come from.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Source {
+    pub code: String,
+    pub filename: String,
+    pub line_offset: i32,
+    pub column_offset: i32,
+}
+
+/// How an operation that runs code transfers its result, and for how long it may run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    pub timeout_ms: Option<f64>,
+    pub mode: Mode,
+    pub promise: bool,
+}
+
+struct Script {
+    bytecode: Arc<[u8]>,
+}
+
+/// Bounds the eval cache; when full it starts over (cheap, and V8's cache is bounded too).
+const EVAL_CACHE_LIMIT: usize = 512;
+
+pub struct IsolateState {
+    // Field order is drop order: every QuickJS value goes before the runtime.
+    handles: RefCell<Table<Held>>,
+    /// Compiled code per (context id, key): scripts read into a context, evaluated sources.
+    compiled: RefCell<HashMap<(u32, CodeKey), Held>>,
+    scripts: RefCell<Table<Script>>,
+    contexts: RefCell<Table<Context>>,
+    /// A context of our own for compiling and for restoring handles.
+    scratch: Context,
+    rejections: Arc<Mutex<Rejections>>,
+    pub limits: Arc<Limits>,
+    pub runtime: Runtime,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+enum CodeKey {
+    Script(u32),
+    Eval(Source),
+}
+
+impl Drop for IsolateState {
+    fn drop(&mut self) {
+        self.rejections.lock().unwrap().0.clear();
+        self.handles.borrow_mut().clear();
+        self.compiled.borrow_mut().clear();
+        self.contexts.borrow_mut().clear();
+    }
+}
+
+fn js_error(ctx: &Ctx) -> Thrown {
+    errors::capture(ctx, ctx.catch())
+}
+
+impl IsolateState {
+    /// Creates the runtime on the calling thread.
+    pub fn new(limits: Arc<Limits>) -> Result<IsolateState, String> {
+        let runtime = Runtime::new_with_alloc(CountingAllocator { limits: limits.clone() }).map_err(|e| e.to_string())?;
+        runtime.set_max_stack_size(MAX_STACK);
+        let interrupt_limits = limits.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || interrupt_limits.should_stop())));
+        let rejections: Arc<Mutex<Rejections>> = Arc::default();
+        let tracked = rejections.clone();
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(move |ctx, promise, reason, handled| {
+            let list = &mut tracked.lock().unwrap().0;
+            if handled {
+                list.retain(|(p, _)| !same_object(&p.clone().restore(&ctx).unwrap(), &promise));
+            } else {
+                list.push((Persistent::save(&ctx, promise), Persistent::save(&ctx, reason)));
+            }
+        })));
+        let scratch = Context::full(&runtime).map_err(|e| e.to_string())?;
+        Ok(IsolateState {
+            handles: RefCell::default(),
+            compiled: RefCell::default(),
+            scripts: RefCell::default(),
+            contexts: RefCell::default(),
+            scratch,
+            rejections,
+            limits,
+            runtime,
+        })
+    }
+
+    pub fn raw_runtime(&self) -> *mut qjs::JSRuntime {
+        self.scratch.get_runtime_ptr()
+    }
+
+    // -- contexts ----------------------------------------------------------------------------
+
+    pub fn create_context(&self) -> Result<u32, Thrown> {
+        let context = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
+        Ok(self.contexts.borrow_mut().insert(context))
+    }
+
+    pub fn release_context(&self, id: u32) {
+        let removed = self.contexts.borrow_mut().remove(id);
+        if removed.is_some() {
+            self.compiled.borrow_mut().retain(|(c, _), _| *c != id);
+        }
+    }
+
+    fn context(&self, id: u32) -> Result<Context, Thrown> {
+        self.contexts.borrow().get(id).cloned().ok_or_else(|| Thrown::plain(text::CONTEXT_RELEASED))
+    }
+
+    /// A handle to the global object of context `id`.
+    pub fn global(&self, isolate: &Arc<Isolate>, id: u32) -> Result<Transfer, Thrown> {
+        let context = self.context(id)?;
+        enter(&context, |ctx| Ok(Transfer::Reference(isolate.new_handle(&ctx, ctx.globals().into_value()))))
+    }
+
+    // -- handles -----------------------------------------------------------------------------
+
+    pub fn hold<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> u32 {
+        self.handles.borrow_mut().insert(Persistent::save(ctx, value))
+    }
+
+    pub fn release_handle(&self, id: u32) {
+        let removed = self.handles.borrow_mut().remove(id);
+        drop(removed);
+    }
+
+    pub fn handle_value<'js>(&self, ctx: &Ctx<'js>, id: u32) -> Result<Value<'js>, Thrown> {
+        let held = self.handles.borrow().get(id).cloned().ok_or_else(|| Thrown::plain(text::REFERENCE_RELEASED))?;
+        held.restore(ctx).map_err(|e| Thrown::plain(e.to_string()))
+    }
+
+    /// Runs `f` with a held value and the context it belongs to.
+    fn with_handle<R>(&self, id: u32, f: impl for<'js> FnOnce(Ctx<'js>, Value<'js>) -> Result<R, Thrown>) -> Result<R, Thrown> {
+        enter(&self.scratch, |scratch| {
+            let value = self.handle_value(&scratch, id)?;
+            let ctx = value.ctx().clone();
+            f(ctx, value)
+        })
+    }
+
+    /// In-isolate instances of our classes that transfer as themselves. None exist yet.
+    pub fn recognise<'js>(&self, _ctx: &Ctx<'js>, _value: &Value<'js>) -> Option<Transfer> {
+        None
+    }
+
+    pub fn sandbox_reference<'js>(&self, _ctx: &Ctx<'js>, _handle: Arc<transfer::RefHandle>) -> Result<Value<'js>, Thrown> {
+        Err(Thrown::type_error("Passing a Reference into an isolate is not supported yet (use derefInto() or copy)"))
+    }
+
+    pub fn sandbox_external_copy<'js>(&self, ctx: &Ctx<'js>, bytes: Arc<[u8]>) -> Result<Value<'js>, Thrown> {
+        let _ = (ctx, bytes);
+        Err(Thrown::type_error("Passing an ExternalCopy into an isolate is not supported yet (use copyInto())"))
+    }
+
+    // -- running code ------------------------------------------------------------------------
+
+    /// Runs `body` in `ctx` under the limits: the timeout covers the body and the microtasks it
+    /// queues; an unhandled rejection left at the end is thrown; a stop (timeout, dispose,
+    /// memory limit) becomes isolated-vm's error.
+    fn guarded<'js, T>(&self, ctx: &Ctx<'js>, timeout_ms: Option<f64>, body: impl FnOnce() -> Result<T, Thrown>) -> Result<T, Thrown> {
+        let saved = self.limits.deadline();
+        if let Some(ms) = timeout_ms {
+            let deadline = super::limits::now_ns().saturating_add((ms * 1e6) as u64);
+            self.limits.set_deadline(deadline.min(saved));
+        }
+        let mut result = body();
+        if result.is_ok() {
+            if let Err(e) = self.drain_jobs() {
+                result = Err(e);
+            }
+        }
+        self.limits.set_deadline(saved);
+        let stop = self.limits.take_stop();
+        let stop = if stop == Stop::None && result.is_err() { self.limits.pending_stop() } else { stop };
+        match stop {
+            Stop::None => {}
+            Stop::Timeout => {
+                self.drop_pending_jobs();
+                let thrown = match result {
+                    Err(t) => t,
+                    Ok(_) => Thrown::plain(""),
+                };
+                return Err(thrown.with_name_message("Error", text::TIMEOUT));
+            }
+            Stop::Disposed => {
+                self.drop_pending_jobs();
+                return Err(Thrown::plain(text::DISPOSED_DURING));
+            }
+            Stop::MemoryLimit => {
+                self.drop_pending_jobs();
+                return Err(Thrown::plain(text::MEMORY_LIMIT));
+            }
+        }
+        let value = result?;
+        if let Some(reason) = self.take_unhandled_rejection(ctx) {
+            return Err(reason);
+        }
+        Ok(value)
+    }
+
+    /// Runs queued jobs (microtasks) until none is left.
+    fn drain_jobs(&self) -> Result<(), Thrown> {
+        let rt = self.raw_runtime();
+        loop {
+            let mut job_ctx: *mut qjs::JSContext = std::ptr::null_mut();
+            // SAFETY: we own the runtime; QuickJS reports the job's context when it fails.
+            let r = unsafe { qjs::JS_ExecutePendingJob(rt, &mut job_ctx) };
+            if r == 0 {
+                return Ok(());
+            }
+            if r < 0 {
+                if job_ctx.is_null() {
+                    return Err(Thrown::plain("a job failed"));
+                }
+                // SAFETY: the failing job's context is alive; Ctx takes its own reference.
+                let ctx = unsafe { Ctx::from_raw(std::ptr::NonNull::new_unchecked(job_ctx)) };
+                let thrown = js_error(&ctx);
+                if self.limits.pending_stop() != Stop::None || self.limits.deadline() != u64::MAX {
+                    return Err(thrown);
+                }
+                return Err(thrown);
+            }
+        }
+    }
+
+    /// Discards every queued job without running user code: with a one-byte stack budget each
+    /// job fails at its first call, before any user code runs.
+    fn drop_pending_jobs(&self) {
+        let rt = self.raw_runtime();
+        // SAFETY: we own the runtime; the stack limit is restored before returning.
+        unsafe {
+            qjs::JS_SetMaxStackSize(rt, 1);
+            loop {
+                let mut job_ctx: *mut qjs::JSContext = std::ptr::null_mut();
+                let r = qjs::JS_ExecutePendingJob(rt, &mut job_ctx);
+                if r == 0 {
+                    break;
+                }
+                if r < 0 && !job_ctx.is_null() {
+                    let exc = qjs::JS_GetException(job_ctx);
+                    qjs::JS_FreeValue(job_ctx, exc);
+                }
+            }
+            qjs::JS_SetMaxStackSize(rt, MAX_STACK as _);
+        }
+        self.rejections.lock().unwrap().0.clear();
+        self.limits.take_stop();
+    }
+
+    fn take_unhandled_rejection(&self, ctx: &Ctx) -> Option<Thrown> {
+        let first = {
+            let list = &mut self.rejections.lock().unwrap().0;
+            if list.is_empty() {
+                return None;
+            }
+            let first = list.remove(0);
+            list.clear();
+            first
+        };
+        let reason = first.1.restore(ctx).ok()?;
+        Some(errors::capture(ctx, reason))
+    }
+
+    /// Settles a promise result when `promise: true`: runs microtasks, then takes the outcome.
+    fn settle<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> Result<Value<'js>, Thrown> {
+        let Some(promise) = value.as_promise() else {
+            return Ok(value);
+        };
+        self.drain_jobs()?;
+        use rquickjs::promise::PromiseState;
+        match promise.state() {
+            PromiseState::Resolved => Ok(promise.result::<Value>().and_then(|r| r.ok()).unwrap_or_else(|| Value::new_undefined(ctx.clone()))),
+            PromiseState::Rejected => {
+                let reason = match promise.result::<Value>() {
+                    Some(Err(rquickjs::Error::Exception)) => ctx.catch(),
+                    Some(Ok(v)) => v,
+                    _ => Value::new_undefined(ctx.clone()),
+                };
+                // We consumed the rejection: it is handled.
+                self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), &value));
+                Err(errors::capture(ctx, reason))
+            }
+            PromiseState::Pending => Err(Thrown::plain(
+                "The promise did not settle: it waits on something only the host can do, which cannot happen while this call holds the isolate",
+            )),
+        }
+    }
+
+    fn finish<'js>(&self, isolate: &Arc<Isolate>, ctx: &Ctx<'js>, value: Value<'js>, options: &RunOptions, fallback: Fallback) -> Result<Transfer, Thrown> {
+        transfer::export(ctx, isolate, value, options.mode, fallback)
+    }
+
+    /// Compiles `source` in `ctx` to a function object (QuickJS bytecode), without running it.
+    fn compile<'js>(&self, ctx: &Ctx<'js>, source: &Source) -> Result<Value<'js>, Thrown> {
+        // V8 applies a column offset to the first line only; leading spaces do the same.
+        let mut code = String::with_capacity(source.code.len() + source.column_offset.max(0) as usize);
+        for _ in 0..source.column_offset.max(0) {
+            code.push(' ');
+        }
+        code.push_str(&source.code);
+        let filename = std::ffi::CString::new(source.filename.replace('\0', "")).unwrap_or_default();
+        let options = qjs::JSEvalOptions {
+            version: qjs::JS_EVAL_OPTIONS_VERSION as i32,
+            eval_flags: (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
+            filename: filename.as_ptr(),
+            line_num: 1 + source.line_offset,
+        };
+        // SAFETY: JS_Eval2 copies what it needs from `code` (with its length, so NULs are kept)
+        // and from the options; the result is owned by the returned Value.
+        let raw = unsafe {
+            let mut bytes = code.into_bytes();
+            bytes.push(0);
+            qjs::JS_Eval2(ctx.as_raw().as_ptr(), bytes.as_ptr() as _, (bytes.len() - 1) as _, &options as *const _ as *mut _)
+        };
+        // SAFETY: checking the tag of a fresh value.
+        if unsafe { qjs::JS_VALUE_GET_TAG(raw) } == qjs::JS_TAG_EXCEPTION {
+            return Err(syntax_error(js_error(ctx), &source.filename));
+        }
+        // SAFETY: we own the fresh value.
+        Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
+    }
+
+    /// Runs a compiled function object.
+    fn run_compiled<'js>(&self, ctx: &Ctx<'js>, function: &Value<'js>) -> Result<Value<'js>, Thrown> {
+        // SAFETY: JS_EvalFunction consumes a reference, so hand it a fresh one.
+        let raw = unsafe {
+            let f = qjs::JS_DupValue(ctx.as_raw().as_ptr(), function.as_raw());
+            qjs::JS_EvalFunction(ctx.as_raw().as_ptr(), f)
+        };
+        if unsafe { qjs::JS_VALUE_GET_TAG(raw) } == qjs::JS_TAG_EXCEPTION {
+            return Err(js_error(ctx));
+        }
+        Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
+    }
+
+    fn cached<'js>(&self, ctx: &Ctx<'js>, context_id: u32, key: CodeKey, make: impl FnOnce() -> Result<Value<'js>, Thrown>) -> Result<Value<'js>, Thrown> {
+        if let Some(held) = self.compiled.borrow().get(&(context_id, key.clone())).cloned() {
+            return held.restore(ctx).map_err(|e| Thrown::plain(e.to_string()));
+        }
+        let function = make()?;
+        let mut compiled = self.compiled.borrow_mut();
+        if compiled.len() >= EVAL_CACHE_LIMIT {
+            compiled.retain(|(_, k), _| matches!(k, CodeKey::Script(_)));
+        }
+        compiled.insert((context_id, key), Persistent::save(ctx, function.clone()));
+        Ok(function)
+    }
+
+    pub fn compile_script(&self, source: &Source) -> Result<u32, Thrown> {
+        let bytecode = enter(&self.scratch, |ctx| -> Result<Vec<u8>, Thrown> {
+            let function = self.compile(&ctx, source)?;
+            let mut len = 0usize;
+            // SAFETY: writes the function's bytecode into a buffer we copy and free.
+            unsafe {
+                let ptr = qjs::JS_WriteObject(ctx.as_raw().as_ptr(), &mut len as *mut usize as _, function.as_raw(), qjs::JS_WRITE_OBJ_BYTECODE as i32);
+                if ptr.is_null() {
+                    return Err(js_error(&ctx));
+                }
+                let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
+                qjs::js_free(ctx.as_raw().as_ptr(), ptr as _);
+                Ok(bytes)
+            }
+        })?;
+        Ok(self.scripts.borrow_mut().insert(Script { bytecode: bytecode.into() }))
+    }
+
+    pub fn release_script(&self, id: u32) {
+        if self.scripts.borrow_mut().remove(id).is_some() {
+            self.compiled.borrow_mut().retain(|(_, k), _| *k != CodeKey::Script(id));
+        }
+    }
+
+    pub fn run_script(&self, isolate: &Arc<Isolate>, script: u32, context_id: u32, options: &RunOptions) -> Result<Transfer, Thrown> {
+        let bytecode = self.scripts.borrow().get(script).map(|s| s.bytecode.clone()).ok_or_else(|| Thrown::plain(text::SCRIPT_RELEASED))?;
+        let context = self.context(context_id)?;
+        enter(&context, |ctx| {
+            let function = self.cached(&ctx, context_id, CodeKey::Script(script), || {
+                // SAFETY: the bytecode was written by this process from a successful compile
+                // (never from outside), so reading it back is sound.
+                let raw = unsafe {
+                    qjs::JS_ReadObject(ctx.as_raw().as_ptr(), bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32)
+                };
+                if unsafe { qjs::JS_VALUE_GET_TAG(raw) } == qjs::JS_TAG_EXCEPTION {
+                    return Err(js_error(&ctx));
+                }
+                Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
+            })?;
+            self.run_and_finish(isolate, &ctx, options, Fallback::Undefined, || self.run_compiled(&ctx, &function))
+        })
+    }
+
+    pub fn eval(&self, isolate: &Arc<Isolate>, context_id: u32, source: &Source, options: &RunOptions) -> Result<Transfer, Thrown> {
+        let context = self.context(context_id)?;
+        enter(&context, |ctx| {
+            let function = self.cached(&ctx, context_id, CodeKey::Eval(source.clone()), || self.compile(&ctx, source))?;
+            self.run_and_finish(isolate, &ctx, options, Fallback::Undefined, || self.run_compiled(&ctx, &function))
+        })
+    }
+
+    /// `evalClosure`: `code` as a function body with the arguments as `$0`, `$1`, ….
+    pub fn eval_closure(&self, isolate: &Arc<Isolate>, context_id: u32, source: &Source, args: &[Transfer], options: &RunOptions) -> Result<Transfer, Thrown> {
+        let context = self.context(context_id)?;
+        enter(&context, |ctx| {
+            let params: Vec<String> = (0..args.len()).map(|i| format!("${i}")).collect();
+            let wrapped = Source {
+                code: format!("(function ({}) {{{}\n}})", params.join(", "), source.code),
+                ..source.clone()
+            };
+            let function = self.cached(&ctx, context_id, CodeKey::Eval(wrapped.clone()), || self.compile(&ctx, &wrapped))?;
+            let values = args.iter().map(|a| transfer::import(&ctx, isolate, a)).collect::<Result<Vec<_>, _>>()?;
+            self.run_and_finish(isolate, &ctx, options, Fallback::Throw, || {
+                let closure = self.run_compiled(&ctx, &function)?;
+                let closure = closure.into_function().ok_or_else(|| Thrown::plain("evalClosure: not a function"))?;
+                let mut call_args = rquickjs::function::Args::new(ctx.clone(), values.len());
+                for v in values {
+                    call_args.push_arg(v).map_err(|_| js_error(&ctx))?;
+                }
+                closure.call_arg(call_args).map_err(|_| js_error(&ctx))
+            })
+        })
+    }
+
+    fn run_and_finish<'js>(
+        &self,
+        isolate: &Arc<Isolate>,
+        ctx: &Ctx<'js>,
+        options: &RunOptions,
+        fallback: Fallback,
+        body: impl FnOnce() -> Result<Value<'js>, Thrown>,
+    ) -> Result<Transfer, Thrown> {
+        self.guarded(ctx, options.timeout_ms, || {
+            let value = body()?;
+            let value = if options.promise { self.settle(ctx, value)? } else { value };
+            self.finish(isolate, ctx, value, options, fallback)
+        })
+    }
+
+    // -- references --------------------------------------------------------------------------
+
+    pub fn get(&self, isolate: &Arc<Isolate>, id: u32, key: &Transfer, options: &RunOptions, inherit: bool, accessors: bool) -> Result<Transfer, Thrown> {
+        self.with_handle(id, |ctx, target| {
+            let key = transfer::import(&ctx, isolate, key)?;
+            let object = target.as_object().ok_or_else(|| Thrown::type_error("Reference is not an object"))?.clone();
+            self.guarded(&ctx, options.timeout_ms, || {
+                if !inherit || !accessors {
+                    match own_property(&ctx, &object, &key)? {
+                        OwnProperty::Missing if !inherit => return self.finish(isolate, &ctx, Value::new_undefined(ctx.clone()), options, Fallback::Reference),
+                        OwnProperty::Accessor if !accessors => return Err(Thrown::type_error("Property is getter")),
+                        OwnProperty::Proxy if !accessors => return Err(Thrown::type_error("Object is a proxy")),
+                        _ => {}
+                    }
+                }
+                let value: Value = object.get(key).map_err(|_| js_error(&ctx))?;
+                let value = if options.promise { self.settle(&ctx, value)? } else { value };
+                self.finish(isolate, &ctx, value, options, Fallback::Reference)
+            })
+        })
+    }
+
+    pub fn set(&self, isolate: &Arc<Isolate>, id: u32, key: &Transfer, value: &Transfer) -> Result<bool, Thrown> {
+        self.with_handle(id, |ctx, target| {
+            let key = transfer::import(&ctx, isolate, key)?;
+            let value = transfer::import(&ctx, isolate, value)?;
+            let object = target.as_object().ok_or_else(|| Thrown::type_error("Reference is not an object"))?.clone();
+            self.guarded(&ctx, None, || object.set(key, value).map(|_| true).map_err(|_| js_error(&ctx)))
+        })
+    }
+
+    pub fn delete(&self, isolate: &Arc<Isolate>, id: u32, key: &Transfer) -> Result<bool, Thrown> {
+        self.with_handle(id, |ctx, target| {
+            let key = transfer::import(&ctx, isolate, key)?;
+            let object = target.as_object().ok_or_else(|| Thrown::type_error("Reference is not an object"))?.clone();
+            self.guarded(&ctx, None, || object.remove(key).map(|_| true).map_err(|_| js_error(&ctx)))
+        })
+    }
+
+    pub fn apply(&self, isolate: &Arc<Isolate>, id: u32, this: &Transfer, args: &[Transfer], options: &RunOptions) -> Result<Transfer, Thrown> {
+        self.with_handle(id, |ctx, target| {
+            let function = target.as_function().ok_or_else(|| Thrown::type_error("Reference is not a function"))?.clone();
+            let this = transfer::import(&ctx, isolate, this)?;
+            let values = args.iter().map(|a| transfer::import(&ctx, isolate, a)).collect::<Result<Vec<_>, _>>()?;
+            self.run_and_finish(isolate, &ctx, options, Fallback::Reference, || {
+                let mut call_args = rquickjs::function::Args::new(ctx.clone(), values.len());
+                call_args.this(this).map_err(|_| js_error(&ctx))?;
+                for v in values {
+                    call_args.push_arg(v).map_err(|_| js_error(&ctx))?;
+                }
+                function.call_arg(call_args).map_err(|_| js_error(&ctx))
+            })
+        })
+    }
+
+    pub fn copy(&self, id: u32) -> Result<Transfer, Thrown> {
+        self.with_handle(id, |ctx, value| transfer::export_copy(&ctx, &value).map_err(|e| transfer::clone_error(&ctx, e)))
+    }
+
+}
+
+enum OwnProperty {
+    Missing,
+    Data,
+    Accessor,
+    Proxy,
+}
+
+fn own_property<'js>(ctx: &Ctx<'js>, object: &rquickjs::Object<'js>, key: &Value<'js>) -> Result<OwnProperty, Thrown> {
+    let raw = ctx.as_raw().as_ptr();
+    if super::v8_wire::class_id(object.as_value()) == super::v8_wire::class::PROXY {
+        return Ok(OwnProperty::Proxy);
+    }
+    // SAFETY: the atom and the descriptor's values are freed before returning.
+    unsafe {
+        let atom = qjs::JS_ValueToAtom(raw, key.as_raw());
+        if atom == qjs::JS_ATOM_NULL {
+            return Err(js_error(ctx));
+        }
+        let mut desc = std::mem::zeroed::<qjs::JSPropertyDescriptor>();
+        let r = qjs::JS_GetOwnProperty(raw, &mut desc, object.as_raw(), atom);
+        qjs::JS_FreeAtom(raw, atom);
+        if r < 0 {
+            return Err(js_error(ctx));
+        }
+        if r == 0 {
+            return Ok(OwnProperty::Missing);
+        }
+        let accessor = desc.flags & qjs::JS_PROP_GETSET as i32 != 0;
+        qjs::JS_FreeValue(raw, desc.value);
+        qjs::JS_FreeValue(raw, desc.getter);
+        qjs::JS_FreeValue(raw, desc.setter);
+        Ok(if accessor { OwnProperty::Accessor } else { OwnProperty::Data })
+    }
+}
+
+fn same_object(a: &Value, b: &Value) -> bool {
+    // SAFETY: comparing pointers of live values.
+    unsafe { a.is_object() && b.is_object() && qjs::JS_VALUE_GET_PTR(a.as_raw()) == qjs::JS_VALUE_GET_PTR(b.as_raw()) }
+}
+
+/// Compile errors carry their position in the message, as V8's do: `… [file:line:col]`.
+fn syntax_error(thrown: Thrown, filename: &str) -> Thrown {
+    let Thrown::Error(mut info) = thrown else { return thrown };
+    let position = errors::frames_of(&info.stack)
+        .lines()
+        .next()
+        .map(|l| l.trim_start().trim_start_matches("at ").to_string())
+        .filter(|p| p.starts_with(filename));
+    if let Some(position) = position {
+        info.message = format!("{} [{}]", info.message, position);
+        info.stack = format!("{}: {}\n    at {}", info.name, info.message, position);
+    }
+    Thrown::Error(info)
+}

@@ -1,0 +1,63 @@
+//! Pooled owner threads. Spawning a thread costs as much as creating a QuickJS runtime, so a
+//! thread that finishes serving one isolate goes back to the pool for the next one.
+
+use std::sync::{Arc, Mutex};
+use std::thread::{self, Thread};
+use std::time::Duration;
+
+/// Native stack of an isolate thread. QuickJS's own limit (`limits::MAX_STACK`) sits well
+/// inside it, so deep recursion is a RangeError, never a segfault.
+const THREAD_STACK: usize = 8 * 1024 * 1024;
+/// Idle threads kept for reuse; more than this exit when their isolate is done.
+const MAX_IDLE: usize = 16;
+/// An idle pooled thread exits after this long without work.
+const IDLE_EXIT: Duration = Duration::from_secs(30);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct PooledThread {
+    thread: Thread,
+    job: Mutex<Option<Job>>,
+}
+
+static IDLE: Mutex<Vec<Arc<PooledThread>>> = Mutex::new(Vec::new());
+
+/// Runs `job` on a pooled thread.
+pub fn run_on_pool(job: Job) {
+    if let Some(pooled) = IDLE.lock().unwrap().pop() {
+        *pooled.job.lock().unwrap() = Some(job);
+        pooled.thread.unpark();
+        return;
+    }
+    let first = Mutex::new(Some(job));
+    thread::Builder::new()
+        .name("isolated-quickjs".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            let me = Arc::new(PooledThread { thread: thread::current(), job: first });
+            loop {
+                let job = me.job.lock().unwrap().take();
+                if let Some(job) = job {
+                    job();
+                    let mut idle = IDLE.lock().unwrap();
+                    if idle.len() >= MAX_IDLE {
+                        return;
+                    }
+                    idle.push(me.clone());
+                    continue;
+                }
+                thread::park_timeout(IDLE_EXIT);
+                if me.job.lock().unwrap().is_none() {
+                    let mut idle = IDLE.lock().unwrap();
+                    if let Some(pos) = idle.iter().position(|t| Arc::ptr_eq(t, &me)) {
+                        // Still idle after the timeout, and nobody has claimed us: leave.
+                        if me.job.lock().unwrap().is_none() {
+                            idle.remove(pos);
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+        .expect("failed to spawn an isolate thread");
+}
