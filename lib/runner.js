@@ -3,17 +3,16 @@
 // (SYNC, ASYNC, IGNORED); `defineSpellings` derives `x()`, `xSync()` and `xIgnored()` from it.
 // Synchronous failures that come from inside an isolate get V8's boundary marker and the host's
 // own frames appended to their stack, as isolated-vm does.
-const { kFromIsolate } = require('./transfer')
+const { kFromIsolate, kRejects } = require('./transfer')
 
 const SYNC = 0
 const ASYNC = 1
 const IGNORED = 2
 
-function appendHostFrames(error, entry) {
+/** Appends the boundary marker and the host frames captured in `holder` to an isolate error. */
+function appendHostFrames(error, holder) {
   if (error === null || typeof error !== 'object' || !error[kFromIsolate]) return error
   delete error[kFromIsolate]
-  const holder = {}
-  Error.captureStackTrace(holder, entry)
   const hostFrames = holder.stack.slice(holder.stack.indexOf('\n') + 1)
   error.stack = `${error.stack}\n    at (<isolated-vm boundary>)${hostFrames ? '\n' + hostFrames : ''}`
   return error
@@ -21,13 +20,26 @@ function appendHostFrames(error, entry) {
 
 function defineSpellings(Class, name, operation, { sync = true, async = true, ignored = true } = {}) {
   if (async) {
-    Class.prototype[name] = function (...args) {
+    const spelling = function (...args) {
+      // The host stack is captured now: by the time the isolate answers, the call site is gone.
+      const holder = {}
+      Error.captureStackTrace(holder, spelling)
+      let promise
       try {
-        return operation.call(this, ASYNC, ...args)
+        promise = operation.call(this, ASYNC, ...args)
       } catch (error) {
-        return Promise.reject(error)
+        // Bad arguments throw at once; bad options reject, as in isolated-vm.
+        if (error?.[kRejects]) {
+          delete error[kRejects]
+          return Promise.reject(error)
+        }
+        throw error
       }
+      return promise.catch((error) => {
+        throw appendHostFrames(error, holder)
+      })
     }
+    Class.prototype[name] = spelling
   }
   if (sync) {
     const syncName = `${name}Sync`
@@ -36,7 +48,10 @@ function defineSpellings(Class, name, operation, { sync = true, async = true, ig
         try {
           return operation.call(this, SYNC, ...args)
         } catch (error) {
-          throw appendHostFrames(error, spelling)
+          if (error?.[kRejects]) delete error[kRejects]
+          const holder = {}
+          Error.captureStackTrace(holder, spelling)
+          throw appendHostFrames(error, holder)
         }
       },
     }[syncName]

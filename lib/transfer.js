@@ -5,6 +5,14 @@ const v8 = require('node:v8')
 const native = require('./binding')
 
 const kWire = Symbol('isolated-quickjs.wire')
+/** Marks errors about options: async spellings report them as rejections, as isolated-vm does. */
+const kRejects = Symbol('isolated-quickjs.rejects')
+
+function optionError(Ctor, message) {
+  const error = new Ctor(message)
+  error[kRejects] = true
+  return error
+}
 const kFromIsolate = Symbol('isolated-quickjs.fromIsolate')
 
 /** TransferOptions → [mode, promise]; mode: 0 none, 1 copy, 2 externalCopy, 3 reference. */
@@ -13,7 +21,7 @@ function transferMode(options) {
   if (typeof options !== 'object') throw new TypeError('`options` must be an object')
   const { copy, externalCopy, reference, promise } = options
   if (!!copy + !!externalCopy + !!reference > 1) {
-    throw new TypeError('Only one of `copy`, `externalCopy`, or `reference` may be set')
+    throw optionError(TypeError, 'Only one of `copy`, `externalCopy`, or `reference` may be set')
   }
   return [copy ? 1 : externalCopy ? 2 : reference ? 3 : 0, !!promise]
 }
@@ -22,7 +30,7 @@ function timeoutOf(options) {
   const timeout = options?.timeout
   if (timeout === undefined) return 0
   if (typeof timeout !== 'number' || !(timeout >= 0) || timeout > 0xffffffff) {
-    throw new TypeError('`timeout` must be a 32-bit number')
+    throw optionError(TypeError, '`timeout` must be a 32-bit number')
   }
   return timeout
 }
@@ -66,7 +74,7 @@ const helpers = {
   deserialize(buffer) {
     return v8.deserialize(buffer)
   },
-  makeError(name, message, stack, sync) {
+  makeError(name, message, stack, fromIsolate) {
     const Ctor = standardErrors[name] ?? Error
     const error = new Ctor(message)
     if (Ctor === Error && name !== 'Error') {
@@ -75,7 +83,7 @@ const helpers = {
     if (stack) {
       Object.defineProperty(error, 'stack', { value: stack, writable: true, configurable: true, enumerable: false })
     }
-    if (sync) error[kFromIsolate] = true
+    if (fromIsolate) error[kFromIsolate] = true
     return error
   },
   describeError(value) {
@@ -97,4 +105,4 @@ const helpers = {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, transferMode, timeoutOf, encode, helpers }
+module.exports = { kWire, kFromIsolate, kRejects, transferMode, timeoutOf, encode, helpers }

@@ -4,7 +4,7 @@
 
 use std::ptr;
 
-use napi::bindgen_prelude::{FromNapiRef, ToNapiValue};
+use napi::bindgen_prelude::{ClassInstance, FromNapiValue, ToNapiValue};
 use napi::sys;
 
 use crate::engine::errors::{ErrorInfo, Thrown};
@@ -79,9 +79,10 @@ fn primitive(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<
     }
 }
 
-fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<&'static Wire> {
-    // SAFETY: napi-rs checks the class identity before handing out the reference.
-    unsafe { Wire::from_napi_ref(env, value).ok() }
+fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<Transfer> {
+    // SAFETY: napi-rs checks the class identity of the wrapped pointer before the cast.
+    let instance = unsafe { ClassInstance::<Wire>::from_napi_value(env, value) }.ok()?;
+    instance.transfer().ok()
 }
 
 /// A host value handed to the API without transfer options: primitives, our wrappers (as
@@ -93,7 +94,7 @@ pub fn from_js(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Trans
     match type_of(env, value)? {
         sys::ValueType::napi_function => host_function(env, value, CallMode::Sync),
         sys::ValueType::napi_object => match wire(env, value) {
-            Some(w) => w.transfer(),
+            Some(t) => Ok(t),
             None => Err(napi::Error::new(napi::Status::InvalidArg, "A non-transferable value was passed")),
         },
         _ => Err(napi::Error::new(napi::Status::InvalidArg, "A non-transferable value was passed")),
@@ -112,8 +113,8 @@ pub fn from_js_copy(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
     if let Some(p) = primitive(env, value)? {
         return Ok(p);
     }
-    if let Some(w) = wire(env, value) {
-        return w.transfer();
+    if let Some(t) = wire(env, value) {
+        return Ok(t);
     }
     let buffer = helper(env, c"serialize", &[value])?;
     let mut data = ptr::null_mut();
@@ -177,15 +178,15 @@ pub fn to_js(env: sys::napi_env, value: &Transfer) -> napi::Result<sys::napi_val
 
 /// The host error (or thrown value) for a `Thrown`. `sync` marks errors of synchronous calls,
 /// to which `index.js` appends the boundary marker and the host's stack.
-pub fn thrown_to_js(env: sys::napi_env, thrown: &Thrown, sync: bool) -> sys::napi_value {
+pub fn thrown_to_js(env: sys::napi_env, thrown: &Thrown, from_isolate: bool) -> sys::napi_value {
     let build = || -> napi::Result<sys::napi_value> {
         match thrown {
             Thrown::Error(info) => {
                 let name = to_js(env, &Transfer::String(info.name.clone()))?;
                 let message = to_js(env, &Transfer::String(info.message.clone()))?;
                 let stack = to_js(env, &Transfer::String(info.stack.clone()))?;
-                let sync = to_js(env, &Transfer::Bool(sync))?;
-                helper(env, c"makeError", &[name, message, stack, sync])
+                let from_isolate = to_js(env, &Transfer::Bool(from_isolate))?;
+                helper(env, c"makeError", &[name, message, stack, from_isolate])
             }
             Thrown::Value(value) => to_js(env, value),
         }

@@ -179,7 +179,7 @@ impl NodeHost {
                 Ok(v) => (v, true),
                 Err(e) => (convert::napi_error_value(env, &e), false),
             },
-            Err(thrown) => (convert::thrown_to_js(env, &thrown, false), false),
+            Err(thrown) => (convert::thrown_to_js(env, &thrown, true), false),
         };
         // SAFETY: the deferred is used exactly once.
         unsafe {

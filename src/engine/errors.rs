@@ -96,6 +96,13 @@ fn string_prop<'js>(obj: &rquickjs::Object<'js>, name: &str) -> Option<String> {
 /// Reads an exception value into a `Thrown`. Error objects keep name, message and stack; other
 /// objects are copied; primitives pass as themselves.
 pub fn capture<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Thrown {
+    match super::isolate::Isolate::current() {
+        Some(isolate) => isolate.limits.with_grace(|| capture_now(ctx, value)),
+        None => capture_now(ctx, value),
+    }
+}
+
+fn capture_now<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Thrown {
     if let Some(obj) = value.as_object() {
         if obj.is_error() {
             let message = string_prop(obj, "message").unwrap_or_default();

@@ -17,6 +17,9 @@ use rquickjs::allocator::Allocator;
 /// RangeError well before the real stack ends.
 pub const MAX_STACK: usize = 512 * 1024;
 
+/// Allocations allowed past the memory limit while the code that hit it is being stopped.
+const OOM_RESERVE: usize = 1024 * 1024;
+
 /// Why QuickJS was asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -84,6 +87,22 @@ impl Limits {
         if d != u64::MAX {
             self.set_deadline(d.saturating_add(ns));
         }
+    }
+
+    /// Runs `f` (reading an error that just stopped the code) with a short grace period if the
+    /// deadline has passed, so that the error's stack can still be read. Disposal and the memory
+    /// limit stay in force.
+    pub fn with_grace<R>(&self, f: impl FnOnce() -> R) -> R {
+        const GRACE_NS: u64 = 50_000_000;
+        let saved = self.deadline();
+        let saved_stop = self.last_stop.load(Ordering::Relaxed);
+        if saved != u64::MAX && now_ns() >= saved {
+            self.set_deadline(now_ns() + GRACE_NS);
+        }
+        let result = f();
+        self.set_deadline(saved);
+        self.last_stop.store(saved_stop, Ordering::Relaxed);
+        result
     }
 
     /// The interrupt handler's question: should the running code stop now?
@@ -159,13 +178,20 @@ unsafe fn block_size(ptr: *mut u8) -> usize {
 
 impl CountingAllocator {
     /// Reserves `size` more bytes, or raises the out-of-memory flag and refuses.
+    ///
+    /// Once the flag is up, a small reserve above the limit stays open: ending the running code
+    /// needs a few allocations (the uncatchable `interrupted` error, unwinding), and without them
+    /// QuickJS would throw a catchable out-of-memory error instead, forever.
     fn admit(&self, size: usize) -> bool {
         let limits = &self.limits;
-        if limits.allocated.load(Ordering::Relaxed).saturating_add(size) > limits.memory_limit {
-            limits.out_of_memory.store(true, Ordering::SeqCst);
-            return false;
+        let wanted = limits.allocated.load(Ordering::Relaxed).saturating_add(size);
+        if wanted <= limits.memory_limit {
+            return true;
         }
-        true
+        if limits.out_of_memory.swap(true, Ordering::SeqCst) {
+            return wanted <= limits.memory_limit.saturating_add(OOM_RESERVE);
+        }
+        false
     }
 
     fn account(&self, added: usize, removed: usize) {
@@ -210,6 +236,12 @@ unsafe impl Allocator for CountingAllocator {
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        if new_size == 0 {
+            if !ptr.is_null() {
+                self.dealloc(ptr);
+            }
+            return std::ptr::null_mut();
+        }
         let old = if ptr.is_null() { 0 } else { block_size(ptr) };
         if new_size > old && !self.admit(new_size - old) {
             return std::ptr::null_mut();

@@ -27,13 +27,7 @@ pub fn enter<R>(context: &Context, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> R 
 fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
     let install: Function = ctx.eval(PRELUDE)?;
     let error: Object = ctx.globals().get("Error")?;
-    // The original accessor of `Error.prepareStackTrace` feeds QuickJS's internal slot.
-    let descriptor: Object = ctx
-        .globals()
-        .get::<_, Object>("Object")?
-        .get::<_, Function>("getOwnPropertyDescriptor")?
-        .call((error.clone(), "prepareStackTrace"))?;
-    let setter: Value = descriptor.get("set")?;
-    install.call::<_, Value>((setter,))?;
+    let prototype: Value = error.get("prototype")?;
+    install.call::<_, Value>((prototype,))?;
     Ok(())
 }

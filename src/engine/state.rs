@@ -627,7 +627,8 @@ fn syntax_error(thrown: Thrown, filename: &str) -> Thrown {
         .filter(|p| p.starts_with(filename));
     if let Some(position) = position {
         info.message = format!("{} [{}]", info.message, position);
-        info.stack = format!("{}: {}\n    at {}", info.name, info.message, position);
     }
+    // The error belongs to the compile call, not to code in the isolate: no isolate frames.
+    info.stack = format!("{}: {}", info.name, info.message);
     Thrown::Error(info)
 }

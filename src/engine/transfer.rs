@@ -151,16 +151,14 @@ pub fn export<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: Value<'js>, mo
             if let Some(t) = isolate.state().recognise(ctx, &value) {
                 return Ok(t);
             }
+            // Functions are transferable: the host gets a plain callable.
+            if value.is_function() {
+                return Ok(Transfer::Function(isolate.new_handle(ctx, value)));
+            }
             match fallback {
                 Fallback::Undefined => Ok(Transfer::Undefined),
                 Fallback::Throw => Err(Thrown::type_error(text::NON_TRANSFERABLE)),
-                Fallback::Reference => {
-                    if value.is_function() {
-                        Ok(Transfer::Function(isolate.new_handle(ctx, value)))
-                    } else {
-                        Ok(Transfer::Reference(isolate.new_handle(ctx, value)))
-                    }
-                }
+                Fallback::Reference => Ok(Transfer::Reference(isolate.new_handle(ctx, value))),
             }
         }
     }

@@ -1,41 +1,58 @@
 // Installed once in every new context, before any user code. Gives errors V8's stack shape:
 // `Name: message`, then one `    at fn (file:line:col)` line per frame.
-// `Error.prepareStackTrace` reads as `undefined`, as in V8, and a function the sandboxed code
-// assigns to it is honoured with QuickJS's call sites.
-(function (setPrepare) {
-  'use strict';
-  let userPrepare;
-  const errorToString = Error.prototype.toString;
-  const callToString = (error) => {
-    try {
-      return Reflect.apply(errorToString, error, []);
-    } catch {
-      return 'Error';
-    }
-  };
-  const location = (site) => {
-    const file = site.getFileName();
-    const line = site.getLineNumber();
-    if (file === undefined || file === null || site.isNative()) return '<anonymous>';
-    return line > 0 ? `${file}:${line}:${site.getColumnNumber()}` : file;
-  };
-  const frame = (site) => {
-    const name = site.getFunctionName();
-    const where = location(site);
-    if (!name || name === '<eval>') return where;
-    return site.isConstructor() ? `new ${name} (${where})` : `${name} (${where})`;
-  };
-  function prepare(error, sites) {
-    if (typeof userPrepare === 'function') return userPrepare(error, sites);
-    let text = callToString(error);
-    for (let i = 0; i < sites.length; i++) text += '\n    at ' + frame(sites[i]);
-    return text;
+//
+// QuickJS records the frames when an error is made (natively, with no JS running, which
+// matters: JS run while an error is being built can swallow an interrupt). The header is added
+// when `stack` is first read, from the error's name and message at that time, as V8 does, and
+// the result then stays as an own property. A function assigned to `Error.prepareStackTrace`
+// is honoured by QuickJS itself, and its result is returned untouched.
+(function (proto) {
+  'use strict'
+  const descriptor = Object.getOwnPropertyDescriptor(proto, 'stack')
+  const rawGet = descriptor.get
+  const rawSet = descriptor.set
+  const errorToString = proto.toString
+  const apply = Reflect.apply
+  const defineProperty = Object.defineProperty
+
+  const frame = (line) => {
+    // QuickJS writes `    at name (location)`; V8 writes top-level and anonymous code bare.
+    const open = line.indexOf(' (', 7)
+    if (open < 0 || line[line.length - 1] !== ')') return line
+    const name = line.slice(7, open)
+    const where = line.slice(open + 2, -1)
+    if (where === 'native') return `    at ${name} (<anonymous>)`
+    if (name === '<eval>' || name === '<anonymous>') return `    at ${where}`
+    return line
   }
-  setPrepare.call(Error, prepare);
-  Object.defineProperty(Error, 'prepareStackTrace', {
+
+  function format(error, frames) {
+    let header
+    try {
+      header = apply(errorToString, error, [])
+    } catch {
+      header = 'Error'
+    }
+    if (frames === '') return header
+    const lines = frames.split('\n')
+    let text = header
+    for (let i = 0; i < lines.length; i++) if (lines[i] !== '') text += '\n' + frame(lines[i])
+    return text
+  }
+
+  defineProperty(proto, 'stack', {
     configurable: true,
     enumerable: false,
-    get() { return userPrepare; },
-    set(value) { userPrepare = value; },
-  });
+    get() {
+      const raw = apply(rawGet, this, [])
+      // Only QuickJS's own frame text is reshaped; a prepareStackTrace result passes as is.
+      if (typeof raw !== 'string' || (raw !== '' && !raw.startsWith('    at '))) return raw
+      const text = format(this, raw)
+      defineProperty(this, 'stack', { value: text, writable: true, configurable: true, enumerable: false })
+      return text
+    },
+    set(value) {
+      apply(rawSet, this, [value])
+    },
+  })
 })

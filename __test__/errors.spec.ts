@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest'
+import ivm, { thrown, rejected, differs } from './ivm'
+
+function setup() {
+  const isolate = new ivm.Isolate()
+  const context = isolate.createContextSync()
+  return { isolate, context }
+}
+
+describe('errors across the boundary', () => {
+  it('arrives as the host constructor for the standard classes', () => {
+    const { isolate, context } = setup()
+    for (const [code, Ctor] of [
+      ['throw new Error("m")', Error],
+      ['throw new TypeError("m")', TypeError],
+      ['throw new RangeError("m")', RangeError],
+      ['throw new SyntaxError("m")', SyntaxError],
+      ['throw new ReferenceError("m")', ReferenceError],
+    ] as const) {
+      const e = thrown(() => context.evalSync(code))
+      expect(e.constructor).toBe(Ctor)
+      expect(e.message).toBe('m')
+    }
+    isolate.dispose()
+  })
+
+  it('keeps other names on a host Error', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('throw new URIError("u")'))
+    expect(e.constructor).toBe(Error)
+    expect(e.name).toBe('URIError')
+    expect(e.message).toBe('u')
+    expect(e.stack.split('\n')[0]).toBe('URIError: u')
+    const f = thrown(() => context.evalSync('class MyErr extends Error { constructor(m) { super(m); this.name = "MyErr" } }; throw new MyErr("mine")'))
+    expect(f.name).toBe('MyErr')
+    expect(f.message).toBe('mine')
+    isolate.dispose()
+  })
+
+  it('passes thrown primitives as themselves', () => {
+    const { isolate, context } = setup()
+    expect(thrown(() => context.evalSync('throw "x"'))).toBe('x')
+    expect(thrown(() => context.evalSync('throw 42'))).toBe(42)
+    expect(thrown(() => context.evalSync('throw null'))).toBeNull()
+    isolate.dispose()
+  })
+
+  it('gives V8-shaped stacks with the boundary and host frames', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('function foo() { throw new TypeError("bad") }\nfoo()', { filename: '<isolated-vm>' }))
+    const lines = e.stack.split('\n')
+    expect(lines[0]).toBe('TypeError: bad')
+    expect(lines[1]).toBe(differs('    at foo (<isolated-vm>:1:24)', '    at foo (<isolated-vm>:1:28)'))
+    expect(lines[2]).toBe('    at <isolated-vm>:2:1')
+    expect(lines[3]).toBe('    at (<isolated-vm boundary>)')
+    expect(lines[4]).toContain('errors.spec.ts')
+    isolate.dispose()
+  })
+
+  it('gives async rejections the boundary and the call site', async () => {
+    const { isolate, context } = setup()
+    const e = await rejected(context.eval('function foo() { throw new TypeError("bad") }\nfoo()'))
+    expect(e).toBeInstanceOf(TypeError)
+    const lines = e.stack.split('\n')
+    expect(lines[2]).toBe('    at <isolated-vm>:2:1')
+    expect(lines[3]).toBe('    at (<isolated-vm boundary>)')
+    expect(lines[4]).toContain('errors.spec.ts')
+    isolate.dispose()
+  })
+
+  it('reports syntax errors with [file:line:col]', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('let x = ;', { filename: 'file:///a.js' }))
+    expect(e).toBeInstanceOf(SyntaxError)
+    expect(e.message).toMatch(/ \[file:\/\/\/a\.js:1:9\]$/)
+    const f = thrown(() => isolate.compileScriptSync('\n  )', { filename: 'b.js' }))
+    expect(f).toBeInstanceOf(SyntaxError)
+    expect(f.message).toMatch(/ \[b\.js:2:3\]$/)
+    isolate.dispose()
+  })
+
+  it('throws an unhandled rejection left by a run', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('Promise.reject(new Error("x")); 1'))
+    expect(e.message).toBe('x')
+    expect(context.evalSync('Promise.reject(new Error("y")).catch(() => 0); 2')).toBe(2)
+    isolate.dispose()
+  })
+
+  it('turns stack overflow into a catchable RangeError', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('function r() { return r() + 1 } r()'))
+    expect(e).toBeInstanceOf(RangeError)
+    expect(e.message).toBe('Maximum call stack size exceeded')
+    expect(context.evalSync('try { (function r() { r() })() } catch (e) { e instanceof RangeError }')).toBe(true)
+    expect(context.evalSync('1 + 1')).toBe(2)
+    isolate.dispose()
+  })
+
+  it('brings host callback errors in with name and message', () => {
+    const { isolate, context } = setup()
+    context.global.setSync('tool', () => {
+      throw new Error('My Tool')
+    })
+    const e = thrown(() => context.evalSync('tool()'))
+    expect(e.message).toBe('My Tool')
+    isolate.dispose()
+  })
+})

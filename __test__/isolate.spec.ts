@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import ivm, { thrown, rejected, onQuickJS } from './ivm'
+
+describe('Isolate', () => {
+  it('validates memoryLimit with isolated-vm texts', () => {
+    const a = thrown(() => new ivm.Isolate({ memoryLimit: 'x' as any }))
+    expect(a).toBeInstanceOf(TypeError)
+    expect(a.message).toBe('`memoryLimit` must be a number')
+    const b = thrown(() => new ivm.Isolate({ memoryLimit: 1 }))
+    expect(b.constructor).toBe(Error)
+    expect(b.message).toBe('`memoryLimit` must be at least 8')
+  })
+
+  it('creates contexts in every spelling', async () => {
+    const isolate = new ivm.Isolate()
+    const a = isolate.createContextSync()
+    const b = await isolate.createContext()
+    expect(a).toBeInstanceOf(ivm.Context)
+    expect(b).toBeInstanceOf(ivm.Context)
+    a.evalSync('globalThis.x = 1')
+    expect(b.evalSync('typeof x')).toBe('undefined')
+    isolate.dispose()
+  })
+
+  it('compiles scripts and checks arguments before running anything', () => {
+    const isolate = new ivm.Isolate()
+    const e = thrown(() => (isolate as any).compileScriptSync())
+    expect(e).toBeInstanceOf(TypeError)
+    expect(e.message).toBe('`undefined` requires at least 1 parameter')
+    const f = thrown(() => (isolate as any).compileScriptSync(12))
+    expect(f).toBeInstanceOf(TypeError)
+    expect(f.message).toBe('`undefined` requires parameter 1 to be a string')
+    expect(isolate.compileScriptSync('1')).toBeInstanceOf(ivm.Script)
+    isolate.dispose()
+  })
+
+  it('reports isDisposed and refuses to dispose twice', () => {
+    const isolate = new ivm.Isolate()
+    expect(isolate.isDisposed).toBe(false)
+    isolate.dispose()
+    expect(isolate.isDisposed).toBe(true)
+    const e = thrown(() => isolate.dispose())
+    expect(e.message).toBe('Isolate is already disposed')
+  })
+
+  it('fails calls on a disposed isolate with the exact texts', async () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    isolate.dispose()
+    expect(thrown(() => context.evalSync('1')).message).toBe('Isolated is disposed')
+    expect(thrown(() => isolate.createContextSync()).message).toBe('Isolated is disposed')
+    expect(thrown(() => isolate.compileScriptSync('1')).message).toBe('Isolated is disposed')
+    expect((await rejected(context.eval('1'))).message).toBe('Isolate is disposed')
+  })
+
+  it('rejects work in flight when disposed, even an infinite loop, promptly', async () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    const running = context.eval('for (;;) {}')
+    await new Promise((r) => setTimeout(r, 20))
+    const started = Date.now()
+    isolate.dispose()
+    const e = await rejected(running)
+    expect(e.message).toBe('Isolate was disposed during execution')
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('keeps other isolates working when one is disposed', async () => {
+    const a = new ivm.Isolate()
+    const b = new ivm.Isolate()
+    const ca = a.createContextSync()
+    const cb = b.createContextSync()
+    const spin = ca.eval('for (;;) {}').catch((e: Error) => e.message)
+    a.dispose()
+    expect(await spin).toBe('Isolate was disposed during execution')
+    expect(await cb.eval('6 * 7')).toBe(42)
+    b.dispose()
+  })
+
+  it('throws a clear error for the inspector', () => {
+    const e = thrown(() => new ivm.Isolate({ inspector: true } as any))
+    if (onQuickJS) expect(e.message).toMatch(/not supported/)
+  })
+})
