@@ -130,11 +130,11 @@ describe('Context.global', () => {
     const global = context.global
     global.setSync('global', global.derefInto())
     expect(context.evalSync('global === globalThis')).toBe(true)
-    await global.set('a', 1)
+    expect(await global.set('a', 1)).toBeUndefined()
     expect(global.getSync('a')).toBe(1)
     global.setIgnored('b', 'two')
     expect(await global.get('b')).toBe('two')
-    expect(global.deleteSync('a')).toBe(true)
+    expect(global.deleteSync('a')).toBeUndefined()
     expect(context.evalSync('typeof a')).toBe('undefined')
     await global.set('c', { deep: [1, { x: 2 }] }, { copy: true })
     expect(context.evalSync('c.deep[1].x')).toBe(2)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown, rejected } from './ivm'
+import ivm, { thrown, rejected, differs, onQuickJS } from './ivm'
 
 describe('timeouts', () => {
   it('stops a sync loop and names the running function', () => {
@@ -35,12 +35,14 @@ describe('timeouts', () => {
     isolate.dispose()
   })
 
+  // Difference (README): isolated-vm runs them at the next call; the contract (API.md) asks that
+  // they do not run, and here they do not.
   it('does not run microtasks queued by timed-out code', () => {
     const isolate = new ivm.Isolate()
     const context = isolate.createContextSync()
     thrown(() => context.evalSync('globalThis.ran = false; Promise.resolve().then(() => { globalThis.ran = true }); for (;;) {}', { timeout: 20 }))
     context.evalSync('Promise.resolve().then(() => 0)')
-    expect(context.evalSync('ran')).toBe(false)
+    expect(context.evalSync('ran')).toBe(differs(true, false))
     isolate.dispose()
   })
 })
@@ -57,7 +59,9 @@ describe('memory limit', () => {
     other.dispose()
   })
 
-  it('counts ArrayBuffers and catching the error does not help', async () => {
+  // Difference (README): isolated-vm does not stop this loop (V8 keeps ArrayBuffer memory outside
+  // the heap limit); the contract asks for the limit to cover ArrayBuffers, and here it does.
+  it.runIf(onQuickJS)('counts ArrayBuffers and catching the error does not help', async () => {
     const isolate = new ivm.Isolate({ memoryLimit: 8 })
     const context = isolate.createContextSync()
     const e = await rejected(

@@ -171,7 +171,7 @@ impl NodeHost {
         Ok((id, promise))
     }
 
-    fn settle(&self, id: u64, result: HostResult) {
+    pub fn settle(&self, id: u64, result: HostResult) {
         let env = self.env();
         let Some(deferred) = self.node().deferreds.remove(&id) else { return };
         let (value, ok) = match result {
@@ -223,6 +223,11 @@ impl NodeHost {
         }
         // SAFETY: closes the scope opened above.
         unsafe { sys::napi_close_handle_scope(env, scope) };
+    }
+
+    /// Whether requests are queued for the Node thread.
+    pub fn has_pending(&self) -> bool {
+        !self.inbox.lock().unwrap().is_empty()
     }
 
     fn drain(&self) {

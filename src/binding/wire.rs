@@ -108,7 +108,7 @@ impl Wire {
         let key = from_js(env.raw(), key.0)?;
         let value = if copy { from_js_copy(env.raw(), value.0)? } else { from_js(env.raw(), value.0)? };
         let id = handle.id;
-        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().set(iso, id, &key, &value).map(Transfer::Bool)))
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().set(iso, id, &key, &value).map(|_| Transfer::Undefined)))
     }
 
     #[napi]
@@ -116,7 +116,7 @@ impl Wire {
         let handle = self.handle(&env)?;
         let key = from_js(env.raw(), key.0)?;
         let id = handle.id;
-        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().delete(iso, id, &key).map(Transfer::Bool)))
+        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().delete(iso, id, &key).map(|_| Transfer::Undefined)))
     }
 
     /// `apply`; `args` are already in wire form.

@@ -83,7 +83,6 @@ pub struct Isolate {
     /// Re-entrancy depth of the owner; touched only by the owner.
     depth: AtomicUsize,
     state: UnsafeCell<Option<IsolateState>>,
-    runtime: std::sync::atomic::AtomicPtr<qjs::JSRuntime>,
     inbox: Mutex<VecDeque<Task>>,
     queued: AtomicUsize,
     worker: Mutex<Option<Thread>>,
@@ -106,7 +105,6 @@ impl Isolate {
     pub fn new(memory_limit: usize, host: Arc<dyn Host>) -> Result<Arc<Isolate>, String> {
         let limits = Limits::new(memory_limit);
         let state = IsolateState::new(limits.clone())?;
-        let runtime = state.raw_runtime();
         Ok(Arc::new_cyclic(|me| Isolate {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             limits,
@@ -115,7 +113,6 @@ impl Isolate {
             owner: AtomicUsize::new(0),
             depth: AtomicUsize::new(0),
             state: UnsafeCell::new(Some(state)),
-            runtime: std::sync::atomic::AtomicPtr::new(runtime),
             inbox: Mutex::new(VecDeque::new()),
             queued: AtomicUsize::new(0),
             worker: Mutex::new(None),
@@ -152,10 +149,12 @@ impl Isolate {
         if owner == 0 && self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             self.depth.store(1, Ordering::Relaxed);
             *self.owner_thread.lock().unwrap() = Some(thread::current());
-            let rt = self.runtime.load(Ordering::Relaxed);
-            if !rt.is_null() {
-                // SAFETY: we own the runtime; this moves QuickJS's stack check to our stack.
-                unsafe { qjs::JS_UpdateStackTop(rt) };
+            // SAFETY: we own the isolate now; this moves QuickJS's stack check to our stack.
+            if let Some(state) = unsafe { (*self.state.get()).as_ref() } {
+                let rt = state.raw_runtime();
+                if !rt.is_null() {
+                    unsafe { qjs::JS_UpdateStackTop(rt) };
+                }
             }
             return true;
         }
@@ -179,7 +178,6 @@ impl Isolate {
     fn drop_state(&self) {
         // SAFETY: we own the isolate and nothing of the state is borrowed at depth zero.
         let state = unsafe { (*self.state.get()).take() };
-        self.runtime.store(std::ptr::null_mut(), Ordering::Relaxed);
         drop(state);
         while let Some(task) = self.pop_task(false) {
             (task.job)(None);
@@ -454,8 +452,10 @@ impl Drop for Isolate {
         self.disposed.store(true, Ordering::Release);
         if let Some(state) = self.state.get_mut().take() {
             let rt = state.raw_runtime();
-            // SAFETY: no other thread can reach this isolate now.
-            unsafe { qjs::JS_UpdateStackTop(rt) };
+            if !rt.is_null() {
+                // SAFETY: no other thread can reach this isolate now.
+                unsafe { qjs::JS_UpdateStackTop(rt) };
+            }
             drop(state);
         }
     }

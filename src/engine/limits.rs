@@ -257,3 +257,4 @@ unsafe impl Allocator for CountingAllocator {
         block_size(ptr)
     }
 }
+

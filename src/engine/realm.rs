@@ -1,6 +1,8 @@
 //! Contexts (realms): creating one and preparing it for user code.
 
-use rquickjs::{Context, Ctx, Function, Object, Runtime, Value};
+use std::sync::OnceLock;
+
+use rquickjs::{qjs, Context, Ctx, Function, Object, Runtime, Value};
 
 const PRELUDE: &str = include_str!("../sandbox/prelude.js");
 
@@ -9,6 +11,11 @@ pub fn create(runtime: &Runtime) -> rquickjs::Result<Context> {
     let context = Context::full(runtime)?;
     enter(&context, |ctx| install_prelude(&ctx))?;
     Ok(context)
+}
+
+/// A minimal context that can compile code (for compiling scripts outside any user context).
+pub fn compiler(runtime: &Runtime) -> rquickjs::Result<Context> {
+    Context::custom::<rquickjs::context::intrinsic::Eval>(runtime)
 }
 
 /// Runs `f` with a `Ctx` for `context`, on the thread that owns the isolate.
@@ -24,8 +31,53 @@ pub fn enter<R>(context: &Context, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> R 
     f(ctx)
 }
 
+/// The prelude as QuickJS bytecode, compiled once per process: reading bytecode is far cheaper
+/// than parsing the source for every new context.
+fn prelude_bytecode() -> &'static [u8] {
+    static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTECODE.get_or_init(|| {
+        let runtime = Runtime::new().expect("QuickJS runtime for the prelude");
+        let context = compiler(&runtime).expect("QuickJS context for the prelude");
+        context.with(|ctx| {
+            let source = std::ffi::CString::new(PRELUDE).expect("prelude has no NUL");
+            // SAFETY: compiles (COMPILE_ONLY) and serialises the prelude; both buffers are freed.
+            unsafe {
+                let raw = ctx.as_raw().as_ptr();
+                let compiled = qjs::JS_Eval(
+                    raw,
+                    source.as_ptr(),
+                    PRELUDE.len() as _,
+                    c"<isolated-quickjs prelude>".as_ptr(),
+                    (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
+                );
+                assert!(qjs::JS_VALUE_GET_TAG(compiled) != qjs::JS_TAG_EXCEPTION, "the prelude must compile");
+                let mut len = 0usize;
+                let ptr = qjs::JS_WriteObject(raw, &mut len as *mut usize as _, compiled, qjs::JS_WRITE_OBJ_BYTECODE as i32);
+                let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
+                qjs::js_free(raw, ptr as _);
+                qjs::JS_FreeValue(raw, compiled);
+                bytes
+            }
+        })
+    })
+}
+
 fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
-    let install: Function = ctx.eval(PRELUDE)?;
+    let bytecode = prelude_bytecode();
+    // SAFETY: the bytecode was produced above by this very build of QuickJS.
+    let install = unsafe {
+        let raw = ctx.as_raw().as_ptr();
+        let function = qjs::JS_ReadObject(raw, bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32);
+        if qjs::JS_VALUE_GET_TAG(function) == qjs::JS_TAG_EXCEPTION {
+            return Err(rquickjs::Error::Exception);
+        }
+        let value = qjs::JS_EvalFunction(raw, function);
+        if qjs::JS_VALUE_GET_TAG(value) == qjs::JS_TAG_EXCEPTION {
+            return Err(rquickjs::Error::Exception);
+        }
+        Value::from_raw(ctx.clone(), value)
+    };
+    let install: Function = install.get()?;
     let error: Object = ctx.globals().get("Error")?;
     let prototype: Value = error.get("prototype")?;
     install.call::<_, Value>((prototype,))?;

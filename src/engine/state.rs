@@ -110,10 +110,12 @@ pub struct IsolateState {
     compiled: RefCell<HashMap<(u32, CodeKey), Held>>,
     scripts: RefCell<Table<Script>>,
     contexts: RefCell<Table<Context>>,
-    /// A context of our own for compiling and for restoring handles.
-    scratch: Context,
+    /// A context of our own for compiling and for restoring handles, made on first need.
+    scratch: std::cell::OnceCell<Context>,
     rejections: Arc<Mutex<Rejections>>,
     pub limits: Arc<Limits>,
+    /// Known once a context exists (rquickjs exposes the pointer only through contexts).
+    raw_runtime: std::cell::Cell<*mut qjs::JSRuntime>,
     pub runtime: Runtime,
 }
 
@@ -153,27 +155,48 @@ impl IsolateState {
                 list.push((Persistent::save(&ctx, promise), Persistent::save(&ctx, reason)));
             }
         })));
-        let scratch = Context::full(&runtime).map_err(|e| e.to_string())?;
         Ok(IsolateState {
+            raw_runtime: std::cell::Cell::new(std::ptr::null_mut()),
             handles: RefCell::default(),
             compiled: RefCell::default(),
             scripts: RefCell::default(),
             contexts: RefCell::default(),
-            scratch,
+            scratch: std::cell::OnceCell::new(),
             rejections,
             limits,
             runtime,
         })
     }
 
+    /// The raw runtime, or null while no context was ever made (then no code has run either).
     pub fn raw_runtime(&self) -> *mut qjs::JSRuntime {
-        self.scratch.get_runtime_ptr()
+        self.raw_runtime.get()
+    }
+
+    /// Records the runtime pointer from the first context, and points QuickJS's stack check at
+    /// the current (owning) thread, which `Isolate` could not do before the pointer was known.
+    fn note_runtime(&self, context: &Context) {
+        if self.raw_runtime.get().is_null() {
+            let rt = context.get_runtime_ptr();
+            self.raw_runtime.set(rt);
+            // SAFETY: we own the isolate on this thread.
+            unsafe { qjs::JS_UpdateStackTop(rt) };
+        }
+    }
+
+    fn scratch(&self) -> &Context {
+        self.scratch.get_or_init(|| {
+            let context = realm::compiler(&self.runtime).expect("QuickJS could not create a context");
+            self.note_runtime(&context);
+            context
+        })
     }
 
     // -- contexts ----------------------------------------------------------------------------
 
     pub fn create_context(&self) -> Result<u32, Thrown> {
         let context = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
+        self.note_runtime(&context);
         Ok(self.contexts.borrow_mut().insert(context))
     }
 
@@ -212,7 +235,7 @@ impl IsolateState {
 
     /// Runs `f` with a held value and the context it belongs to.
     fn with_handle<R>(&self, id: u32, f: impl for<'js> FnOnce(Ctx<'js>, Value<'js>) -> Result<R, Thrown>) -> Result<R, Thrown> {
-        enter(&self.scratch, |scratch| {
+        enter(self.scratch(), |scratch| {
             let value = self.handle_value(&scratch, id)?;
             let ctx = value.ctx().clone();
             f(ctx, value)
@@ -428,7 +451,7 @@ impl IsolateState {
     }
 
     pub fn compile_script(&self, source: &Source) -> Result<u32, Thrown> {
-        let bytecode = enter(&self.scratch, |ctx| -> Result<Vec<u8>, Thrown> {
+        let bytecode = enter(self.scratch(), |ctx| -> Result<Vec<u8>, Thrown> {
             let function = self.compile(&ctx, source)?;
             let mut len = 0usize;
             // SAFETY: writes the function's bytecode into a buffer we copy and free.

@@ -52,6 +52,27 @@ pub fn wait_until(mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bo
     }
 }
 
+/// Spins for at most `budget` until `ready()` holds, serving work meanwhile; never parks.
+/// Returns whether `ready()` held.
+pub fn spin_for(budget: Duration, mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bool) -> bool {
+    if SPINNERS.fetch_add(1, Ordering::Relaxed) >= max_spinners() {
+        SPINNERS.fetch_sub(1, Ordering::Relaxed);
+        return ready();
+    }
+    let start = Instant::now();
+    let done = loop {
+        if ready() {
+            break true;
+        }
+        if !serve() && start.elapsed() >= budget {
+            break false;
+        }
+        std::hint::spin_loop();
+    };
+    SPINNERS.fetch_sub(1, Ordering::Relaxed);
+    done
+}
+
 /// A one-shot reply from another thread. The waiter is the thread that created the slot.
 pub struct Slot<T> {
     value: Mutex<Option<T>>,
