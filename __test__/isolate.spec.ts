@@ -22,6 +22,17 @@ describe('Isolate', () => {
     isolate.dispose()
   })
 
+  it('works when the first thing an isolate does is asynchronous', async () => {
+    const isolate = new ivm.Isolate()
+    const context = await isolate.createContext()
+    expect(await context.eval('[1, 2, 3].map((x) => x * 2).join()')).toBe('2,4,6')
+    const other = new ivm.Isolate()
+    const script = await other.compileScript('6 * 7')
+    expect(await script.run(await other.createContext())).toBe(42)
+    isolate.dispose()
+    other.dispose()
+  })
+
   it('compiles scripts and checks arguments before running anything', () => {
     const isolate = new ivm.Isolate()
     const e = thrown(() => (isolate as any).compileScriptSync())

@@ -12,3 +12,6 @@ pub mod wait;
 pub mod worker;
 
 pub use isolate::Isolate;
+
+#[cfg(test)]
+mod tests;

@@ -9,13 +9,23 @@ const PRELUDE: &str = include_str!("../sandbox/prelude.js");
 /// Creates a context with every standard intrinsic and our prelude installed.
 pub fn create(runtime: &Runtime) -> rquickjs::Result<Context> {
     let context = Context::full(runtime)?;
+    aim_stack_check(&context);
     enter(&context, |ctx| install_prelude(&ctx))?;
     Ok(context)
 }
 
 /// A minimal context that can compile code (for compiling scripts outside any user context).
 pub fn compiler(runtime: &Runtime) -> rquickjs::Result<Context> {
-    Context::custom::<rquickjs::context::intrinsic::Eval>(runtime)
+    let context = Context::custom::<rquickjs::context::intrinsic::Eval>(runtime)?;
+    aim_stack_check(&context);
+    Ok(context)
+}
+
+/// Points QuickJS's stack check at the current thread. The isolate's owner calls this whenever
+/// it enters; a context made before the runtime pointer was known needs it here too.
+fn aim_stack_check(context: &Context) {
+    // SAFETY: contexts are only made by the thread that owns the isolate.
+    unsafe { qjs::JS_UpdateStackTop(context.get_runtime_ptr()) };
 }
 
 /// Runs `f` with a `Ctx` for `context`, on the thread that owns the isolate.

@@ -173,14 +173,10 @@ impl IsolateState {
         self.raw_runtime.get()
     }
 
-    /// Records the runtime pointer from the first context, and points QuickJS's stack check at
-    /// the current (owning) thread, which `Isolate` could not do before the pointer was known.
+    /// Records the runtime pointer from the first context.
     fn note_runtime(&self, context: &Context) {
         if self.raw_runtime.get().is_null() {
-            let rt = context.get_runtime_ptr();
-            self.raw_runtime.set(rt);
-            // SAFETY: we own the isolate on this thread.
-            unsafe { qjs::JS_UpdateStackTop(rt) };
+            self.raw_runtime.set(context.get_runtime_ptr());
         }
     }
 

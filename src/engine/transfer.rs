@@ -171,7 +171,7 @@ pub fn import<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: &Transfer) -> 
         Transfer::Undefined => Ok(Value::new_undefined(ctx.clone())),
         Transfer::Null => Ok(Value::new_null(ctx.clone())),
         Transfer::Bool(b) => Ok(Value::new_bool(ctx.clone(), *b)),
-        Transfer::Number(n) => Ok(Value::new_number(ctx.clone(), *n)),
+        Transfer::Number(n) => Ok(v8_wire::number(ctx, *n)),
         Transfer::String(s) => js(rquickjs::String::from_str(ctx.clone(), s).map(|s| s.into_value())),
         Transfer::BigInt { negative, magnitude } => {
             v8_wire::bigint_from_parts(ctx, *negative, magnitude).map_err(|e| clone_error(ctx, e))

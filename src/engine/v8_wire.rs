@@ -16,7 +16,20 @@ use rquickjs::{qjs, Ctx, Value};
 /// Format version written; Node 18–26 all write 15 and read up to 15.
 pub const VERSION: u8 = 15;
 /// Deepest nesting accepted in either direction.
-pub const MAX_DEPTH: usize = 2000;
+pub const MAX_DEPTH: usize = 10_000;
+/// Native stack the codec may use below where it started; deeper input is refused before the
+/// thread's real stack could run out (every thread we run on has at least 2 MiB).
+const STACK_BUDGET: usize = 1024 * 1024;
+
+/// Where the codec's recursion started, to measure how much native stack it has used.
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+fn too_deep(depth: usize, base: usize) -> bool {
+    depth > MAX_DEPTH || base.abs_diff(stack_position()) > STACK_BUDGET
+}
 
 /// QuickJS-ng 0.16 class ids (`JS_GetClassID`), checked by a test against live values.
 pub mod class {
@@ -144,6 +157,15 @@ const TYPED_ARRAY_NAMES: [&str; 12] = [
     "Float64Array",
 ];
 
+/// A JS number; `-0` stays negative (rquickjs's `new_number` folds it into integer 0).
+pub fn number<'js>(ctx: &Ctx<'js>, d: f64) -> Value<'js> {
+    if d == 0.0 && d.is_sign_negative() {
+        Value::new_float(ctx.clone(), d)
+    } else {
+        Value::new_number(ctx.clone(), d)
+    }
+}
+
 pub fn class_id(value: &Value) -> u32 {
     // SAFETY: reading the class id of a live value.
     unsafe { qjs::JS_GetClassID(value.as_raw()) }
@@ -204,7 +226,7 @@ fn owned<'js>(ctx: &Ctx<'js>, v: qjs::JSValue) -> Result<Value<'js>> {
 // Writing
 
 pub fn write<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Vec<u8>> {
-    let mut w = Writer { ctx: ctx.clone(), out: Vec::with_capacity(64), ids: HashMap::new(), depth: 0 };
+    let mut w = Writer { ctx: ctx.clone(), out: Vec::with_capacity(64), ids: HashMap::new(), depth: 0, stack_base: stack_position() };
     w.out.push(tag::VERSION);
     w.out.push(VERSION);
     w.value(value)?;
@@ -217,6 +239,7 @@ struct Writer<'js> {
     /// Object identity (the QuickJS object pointer) to the id V8 gives it: its write order.
     ids: HashMap<usize, u32>,
     depth: usize,
+    stack_base: usize,
 }
 
 impl<'js> Writer<'js> {
@@ -333,7 +356,7 @@ impl<'js> Writer<'js> {
         let id = self.ids.len() as u32;
         self.ids.insert(key, id);
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if too_deep(self.depth, self.stack_base) {
             return Err(CloneError::TooDeep);
         }
         let result = self.object_body(value, cid);
@@ -787,7 +810,7 @@ pub fn printed<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
 // Reading
 
 pub fn read<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> Result<Value<'js>> {
-    let mut r = Reader { ctx: ctx.clone(), bytes, pos: 0, objects: Vec::new(), depth: 0, version: 0 };
+    let mut r = Reader { ctx: ctx.clone(), bytes, pos: 0, objects: Vec::new(), depth: 0, version: 0, stack_base: stack_position() };
     r.header()?;
     r.value()
 }
@@ -799,6 +822,7 @@ struct Reader<'a, 'js> {
     objects: Vec<Value<'js>>,
     depth: usize,
     version: u8,
+    stack_base: usize,
 }
 
 impl<'a, 'js> Reader<'a, 'js> {
@@ -883,12 +907,12 @@ impl<'a, 'js> Reader<'a, 'js> {
     }
 
     fn number(&self, d: f64) -> Value<'js> {
-        Value::new_number(self.ctx.clone(), d)
+        number(&self.ctx, d)
     }
 
     fn value(&mut self) -> Result<Value<'js>> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if too_deep(self.depth, self.stack_base) {
             return Err(CloneError::TooDeep);
         }
         let t = self.tag()?;
