@@ -4,21 +4,24 @@ const native = require('./binding')
 const { requireArgs, requireOptions } = require('./runner')
 const { kWire } = require('./transfer')
 
-let totalExternalSize = 0
-const sizes = new FinalizationRegistry((size) => {
-  totalExternalSize -= size
-})
 
 class ExternalCopy {
   constructor(...args) {
     requireArgs(args, 1)
     const [value, options] = args
     requireOptions(options, 2)
-    if (options?.transferList !== undefined || options?.transferOut) {
-      throw new TypeError('`transferList` and `transferOut` are not supported yet')
+    const transferList = options?.transferList
+    if (transferList !== undefined && !Array.isArray(transferList)) {
+      throw new TypeError('`transferList` must be an array')
     }
     this[kWire] = native.wireExternalCopy(value)
     this._track()
+    // Transferred buffers are detached from the sender, as V8's transfer does.
+    const detach = [...(transferList ?? []), ...(options?.transferOut && value instanceof ArrayBuffer ? [value] : [])]
+    for (const buffer of detach) {
+      if (!(buffer instanceof ArrayBuffer)) throw new TypeError('`transferList` may only contain ArrayBuffers')
+      structuredClone(buffer, { transfer: [buffer] })
+    }
   }
 
   static fromWire(wire) {
@@ -29,15 +32,10 @@ class ExternalCopy {
   }
 
   static get totalExternalSize() {
-    return totalExternalSize
+    return native.totalExternalSize()
   }
 
-  _track() {
-    this._size = this[kWire].byteLength
-    totalExternalSize += this._size
-    this._token = {}
-    sizes.register(this, this._size, this._token)
-  }
+  _track() {}
 
   _wire() {
     const wire = this[kWire]
@@ -54,25 +52,15 @@ class ExternalCopy {
 
   copyInto(options) {
     requireOptions(options, 1)
-    const marker = new CopyMarker(this._wire().copyInto())
+    // The marker is the native wire itself, so that it is recognised wherever it is returned.
+    const marker = this._wire().copyInto()
     if (options?.release) this.release()
     return marker
   }
 
   release() {
-    const wire = this[kWire]
-    if (wire.released) return
-    wire.release()
-    totalExternalSize -= this._size
-    sizes.unregister(this._token)
+    this[kWire].release()
   }
 }
 
-/** What `copyInto()` returns: becomes a fresh copy wherever it lands. */
-class CopyMarker {
-  constructor(wire) {
-    this[kWire] = wire
-  }
-}
-
-module.exports = { ExternalCopy, CopyMarker }
+module.exports = { ExternalCopy }

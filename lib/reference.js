@@ -1,53 +1,122 @@
 'use strict'
-// Reference: a handle to a value that lives in an isolate.
+// Reference: a handle to a value that lives in an isolate, or (made with `new Reference(value)`)
+// in the host. Operations on an isolate value run in that isolate; on a host value, right here.
+const v8 = require('node:v8')
+const native = require('./binding')
 const { defineSpellings, requireArgs, requireOptions } = require('./runner')
 const { kWire, transferMode, timeoutOf, encode } = require('./transfer')
 
 const kReleased = 'Reference has been released'
+const kHost = Symbol('isolated-quickjs.hostValue')
+const NO_HOST_VALUE = Symbol('none')
 
 class Reference {
   constructor(...args) {
     if (args.length < 1) throw new TypeError('`Reference` requires at least 1 parameter')
-    throw new TypeError('References to host values are not supported yet')
+    const [value, options] = args
+    requireOptions(options, 2)
+    this[kHost] = value
+    this._inherit = !!options?.unsafeInherit
+    this._released = false
+    this._hostWire = undefined
   }
 
   static fromWire(wire) {
     const reference = Object.create(Reference.prototype)
     reference[kWire] = wire
+    reference[kHost] = NO_HOST_VALUE
     return reference
   }
 
-  _wire() {
-    const wire = this[kWire]
+  static fromHostValue(value) {
+    return new Reference(value)
+  }
+
+  /** The wire of this reference, for operations and for transfer into an isolate. */
+  get [kWire]() {
+    if (this._isHost()) {
+      if (this._released) throw new Error(kReleased)
+      this._hostWire ??= native.wireHostReference(this[kHost])
+      return this._hostWire
+    }
+    return this._wire
+  }
+
+  set [kWire](wire) {
+    this._wire = wire
+  }
+
+  _isHost() {
+    return this[kHost] !== NO_HOST_VALUE
+  }
+
+  _wireChecked() {
+    const wire = this._wire
     if (wire.released) throw new Error(kReleased)
     return wire
   }
 
+  _hostValue() {
+    if (this._released) throw new Error(kReleased)
+    return this[kHost]
+  }
+
   get typeof() {
-    return this._wire().typeof
+    if (this._isHost()) {
+      const value = this._hostValue()
+      return value === null ? 'null' : typeof value
+    }
+    return this._wireChecked().typeof
+  }
+
+  deref(options) {
+    requireOptions(options, 1)
+    if (!this._isHost()) throw new TypeError('Cannot dereference this from current isolate')
+    const value = this._hostValue()
+    if (options?.release) this.release()
+    return value
   }
 
   derefInto(options) {
     requireOptions(options, 1)
-    const marker = new DerefMarker(this._wire().derefInto())
+    const wire = this._isHost() ? this[kWire] : this._wireChecked()
+    // The marker is the native wire itself, so that it is recognised wherever it is returned.
+    const marker = wire.derefInto()
     if (options?.release) this.release()
     return marker
   }
 
-  deref() {
-    throw new TypeError('Cannot dereference this from current isolate')
-  }
-
   release() {
-    this[kWire].release()
+    if (this._isHost()) {
+      this._released = true
+      this._hostWire?.release()
+      this[kHost] = undefined
+    } else {
+      this._wire.release()
+    }
   }
 }
 
-/** What `derefInto()` returns: becomes the referenced value when it lands in its isolate. */
-class DerefMarker {
-  constructor(wire) {
-    this[kWire] = wire
+/** A host value leaving a host Reference operation under TransferOptions. */
+function hostResult(value, options, fallback) {
+  const [mode, promise] = transferMode(options)
+  const finish = (v) => {
+    if (mode === 1) return v8.deserialize(v8.serialize(v))
+    if (mode === 2) return new (require('./external_copy').ExternalCopy)(v)
+    if (mode === 3) return new Reference(v)
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return v
+    return fallback(v)
   }
+  if (promise && value && typeof value.then === 'function') return Promise.resolve(value).then(finish)
+  return finish(value)
+}
+
+/** Runs a host-value operation in a spelling: sync returns, async resolves, ignored drops. */
+function local(mode, run) {
+  if (mode === 0) return run()
+  const promise = new Promise((resolve) => resolve(run()))
+  if (mode === 2) promise.catch(() => {})
+  return promise
 }
 
 defineSpellings(Reference, 'get', function (mode, ...args) {
@@ -56,41 +125,70 @@ defineSpellings(Reference, 'get', function (mode, ...args) {
   requireOptions(options, 2)
   const [transfer, promise] = transferMode(options)
   const timeout = timeoutOf(options)
-  return this._wire().get(mode, encode(property), timeout, transfer, promise, !!options?.unsafeInherit, !!options?.accessors)
-})
+  if (this._isHost()) {
+    const target = this._hostValue()
+    return local(mode, () => {
+      const own = this._inherit || Object.prototype.hasOwnProperty.call(Object(target), property)
+      return own ? hostResult(target[property], options, (v) => new Reference(v)) : undefined
+    })
+  }
+  const wire = this._wireChecked()
+  return wire.get(mode, encode(property), timeout, transfer, promise, !!options?.unsafeInherit, !!options?.accessors)
+}, { ignored: false })
 
 defineSpellings(Reference, 'set', function (mode, ...args) {
   requireArgs(args, 2)
   const [property, value, options] = args
   requireOptions(options, 3)
   const [transfer] = transferMode(options)
-  const wire = this._wire()
+  if (this._isHost()) {
+    const target = this._hostValue()
+    return local(mode, () => {
+      target[property] = transfer === 0 ? value : hostResult(value, options, (v) => v)
+    })
+  }
+  const wire = this._wireChecked()
   const encoded = transfer === 1 ? value : encode(value, options)
   return wire.set(mode, encode(property), encoded, transfer === 1)
 })
 
 defineSpellings(Reference, 'delete', function (mode, ...args) {
   requireArgs(args, 1)
-  return this._wire().delete(mode, encode(args[0]))
+  if (this._isHost()) {
+    const target = this._hostValue()
+    return local(mode, () => {
+      delete target[args[0]]
+    })
+  }
+  return this._wireChecked().delete(mode, encode(args[0]))
 })
 
 defineSpellings(Reference, 'apply', function (mode, ...args) {
   const [receiver, callArgs = [], options] = args
-  if (!Array.isArray(callArgs)) throw new TypeError('`undefined` requires parameter 2 to be an array')
+  if (callArgs !== undefined && !Array.isArray(callArgs)) throw new TypeError('`undefined` requires parameter 2 to be an array')
   requireOptions(options, 3)
-  const wire = this._wire()
   const [transfer, promise] = transferMode(options?.result)
   const timeout = timeoutOf(options)
+  if (this._isHost()) {
+    const target = this._hostValue()
+    if (typeof target !== 'function') throw new TypeError('Reference is not a function')
+    return local(mode, () => hostResult(Reflect.apply(target, receiver, callArgs), options?.result, (v) => new Reference(v)))
+  }
+  const wire = this._wireChecked()
   const encoded = callArgs.map((value) => encode(value, options?.arguments))
   return wire.apply(mode, encode(receiver), encoded, timeout, transfer, promise)
 })
 
 defineSpellings(Reference, 'copy', function (mode) {
-  return this._wire().copy(mode)
+  if (this._isHost()) {
+    const target = this._hostValue()
+    return local(mode, () => v8.deserialize(v8.serialize(target)))
+  }
+  return this._wireChecked().copy(mode)
 }, { ignored: false })
 
 Reference.prototype.applySyncPromise = function () {
   throw new Error('This function may not be called from the default thread')
 }
 
-module.exports = { Reference, DerefMarker }
+module.exports = { Reference }

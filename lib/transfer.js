@@ -43,15 +43,16 @@ function isPrimitive(value) {
 function encode(value, options) {
   const [mode] = transferMode(options)
   if (mode === 1) return isPrimitive(value) ? value : native.wireCopy(value[kWire] ?? value)
-  if (mode === 2) return new (require('./external_copy').ExternalCopy)(value)[kWire]
-  if (mode === 3) {
-    throw new TypeError('Transferring host values by reference ({ reference: true }) is not supported yet')
+  if (mode === 2) {
+    const { ExternalCopy } = require('./external_copy')
+    return value instanceof ExternalCopy ? value[kWire] : native.wireExternalCopy(value)
   }
+  if (mode === 3) return native.wireHostReference(value)
   if (isPrimitive(value)) {
     if (typeof value === 'symbol') throw new TypeError('A non-transferable value was passed')
     return value
   }
-  if (typeof value === 'function') return value
+  if (typeof value === 'function' || value instanceof native.Wire) return value
   const wire = value[kWire]
   if (wire !== undefined) return wire
   throw new TypeError('A non-transferable value was passed')
@@ -100,6 +101,20 @@ const helpers = {
   },
   wrapExternalCopy(wire) {
     return require('./external_copy').ExternalCopy.fromWire(wire)
+  },
+  /** The wire behind one of our host-side objects (Reference, ExternalCopy, Callback), if any. */
+  wireOf(value) {
+    return value[kWire]
+  },
+  wrapHostReference(value) {
+    return require('./reference').Reference.fromHostValue(value)
+  },
+  /** `applySyncPromise`: reports the settled value of a host promise back to the isolate. */
+  awaitHost(value, id) {
+    Promise.resolve(value).then(
+      (settled) => native.hostSettled(id, true, settled),
+      (error) => native.hostSettled(id, false, error),
+    )
   },
 }
 

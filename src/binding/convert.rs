@@ -8,8 +8,8 @@ use napi::bindgen_prelude::{ClassInstance, FromNapiValue, ToNapiValue};
 use napi::sys;
 
 use crate::engine::errors::{ErrorInfo, Thrown};
-use crate::engine::host::{CallMode, HostCall, HostFunction, HostResult};
-use crate::engine::transfer::Transfer;
+use crate::engine::host::{CallMode, HostCall, HostOp, HostRef, HostResult};
+use crate::engine::transfer::{Mode, SharedBytes, Transfer};
 
 use super::host::{current, NodeHost};
 use super::napi_ok;
@@ -79,9 +79,19 @@ fn primitive(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<
     }
 }
 
+/// The transfer behind a `Wire`, or behind one of the JS objects that hold one (Reference,
+/// ExternalCopy, Callback).
 fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<Transfer> {
     // SAFETY: napi-rs checks the class identity of the wrapped pointer before the cast.
-    let instance = unsafe { ClassInstance::<Wire>::from_napi_value(env, value) }.ok()?;
+    if let Ok(instance) = unsafe { ClassInstance::<Wire>::from_napi_value(env, value) } {
+        return instance.transfer().ok();
+    }
+    let held = helper(env, c"wireOf", &[value]).ok()?;
+    if type_of(env, held).ok()? != sys::ValueType::napi_object {
+        return None;
+    }
+    // SAFETY: as above.
+    let instance = unsafe { ClassInstance::<Wire>::from_napi_value(env, held) }.ok()?;
     instance.transfer().ok()
 }
 
@@ -92,7 +102,7 @@ pub fn from_js(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Trans
         return Ok(p);
     }
     match type_of(env, value)? {
-        sys::ValueType::napi_function => host_function(env, value, CallMode::Sync),
+        sys::ValueType::napi_function => Ok(Transfer::HostFunction(host_ref(env, value)?, CallMode::Sync)),
         sys::ValueType::napi_object => match wire(env, value) {
             Some(t) => Ok(t),
             None => Err(napi::Error::new(napi::Status::InvalidArg, "A non-transferable value was passed")),
@@ -101,11 +111,61 @@ pub fn from_js(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Trans
     }
 }
 
-pub fn host_function(env: sys::napi_env, value: sys::napi_value, mode: CallMode) -> napi::Result<Transfer> {
-    let _ = env;
+/// Keeps a host value for an isolate.
+pub fn host_ref(env: sys::napi_env, value: sys::napi_value) -> napi::Result<std::sync::Arc<HostRef>> {
+    let type_of = match type_of(env, value)? {
+        sys::ValueType::napi_undefined => "undefined",
+        sys::ValueType::napi_null => "null",
+        sys::ValueType::napi_boolean => "boolean",
+        sys::ValueType::napi_number => "number",
+        sys::ValueType::napi_string => "string",
+        sys::ValueType::napi_symbol => "symbol",
+        sys::ValueType::napi_bigint => "bigint",
+        sys::ValueType::napi_function => "function",
+        _ => "object",
+    };
     let host = current()?;
-    let id = host.keep_function(value)?;
-    Ok(Transfer::HostFunction(std::sync::Arc::new(HostFunction { id, host }), mode))
+    let id = host.keep(value)?;
+    Ok(std::sync::Arc::new(HostRef { id, host, type_of }))
+}
+
+fn serialized(env: sys::napi_env, value: sys::napi_value, helper_name: &std::ffi::CStr) -> napi::Result<Vec<u8>> {
+    let buffer = helper(env, helper_name, &[value])?;
+    let mut data = ptr::null_mut();
+    let mut len = 0usize;
+    // SAFETY: `buffer` is a Buffer returned by the serializer; its bytes are copied out.
+    unsafe {
+        napi_ok(env, sys::napi_get_buffer_info(env, buffer, &mut data, &mut len))?;
+        Ok(std::slice::from_raw_parts(data as *const u8, len).to_vec())
+    }
+}
+
+/// An ExternalCopy payload of a host value (primitives included).
+pub fn external_copy(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Transfer> {
+    Ok(Transfer::ExternalCopy(SharedBytes::external(serialized(env, value, c"serialize")?)))
+}
+
+/// A host value leaving the host under TransferOptions `mode`: plain (primitives, our markers,
+/// functions as callables, other objects as References), copied, as an ExternalCopy, or as a
+/// Reference.
+pub fn export_host(env: sys::napi_env, value: sys::napi_value, mode: Mode) -> napi::Result<Transfer> {
+    match mode {
+        Mode::Copy => from_js_copy(env, value),
+        Mode::ExternalCopy => external_copy(env, value),
+        Mode::Reference => Ok(Transfer::HostReference(host_ref(env, value)?)),
+        Mode::Plain => {
+            if let Some(p) = primitive(env, value)? {
+                return Ok(p);
+            }
+            if let Some(t) = wire(env, value) {
+                return Ok(t);
+            }
+            match type_of(env, value)? {
+                sys::ValueType::napi_function => Ok(Transfer::HostFunction(host_ref(env, value)?, CallMode::Sync)),
+                _ => Ok(Transfer::HostReference(host_ref(env, value)?)),
+            }
+        }
+    }
 }
 
 /// A structured clone of a host value (markers and primitives pass as themselves).
@@ -116,14 +176,7 @@ pub fn from_js_copy(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
     if let Some(t) = wire(env, value) {
         return Ok(t);
     }
-    let buffer = helper(env, c"serialize", &[value])?;
-    let mut data = ptr::null_mut();
-    let mut len = 0usize;
-    // SAFETY: `buffer` is a Buffer returned by the serializer; its bytes are copied out.
-    unsafe {
-        napi_ok(env, sys::napi_get_buffer_info(env, buffer, &mut data, &mut len))?;
-        Ok(Transfer::Copy(std::slice::from_raw_parts(data as *const u8, len).into()))
-    }
+    Ok(Transfer::Copy(SharedBytes::copy(serialized(env, value, c"serialize")?)))
 }
 
 /// Materialises a transferred value in the host.
@@ -170,7 +223,11 @@ pub fn to_js(env: sys::napi_env, value: &Transfer) -> napi::Result<sys::napi_val
             Transfer::Deref(_) => {
                 return Err(napi::Error::new(napi::Status::InvalidArg, "Cannot dereference this into target isolate"));
             }
-            Transfer::HostFunction(f, _) => out = current()?.function(f.id)?,
+            Transfer::HostFunction(r, _) | Transfer::HostDeref(r) => out = current()?.value(r.id)?,
+            Transfer::HostReference(r) => {
+                let value = current()?.value(r.id)?;
+                out = helper(env, c"wrapHostReference", &[value])?;
+            }
         }
     }
     Ok(out)
@@ -240,35 +297,65 @@ pub fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
     Some(exception)
 }
 
-/// Runs a host function for an isolate (on the Node thread): arguments in, result copied out.
-pub fn call_host_function(host: &NodeHost, call: HostCall) -> HostResult {
-    let env = host.env();
-    let run = || -> napi::Result<HostResult> {
-        let function = host.function(call.function.id)?;
-        let this = to_js(env, &call.this)?;
-        let args = call.args.iter().map(|a| to_js(env, a)).collect::<napi::Result<Vec<_>>>()?;
-        let mut result = ptr::null_mut();
-        // SAFETY: calling a live function with live arguments.
-        let status = unsafe { sys::napi_call_function(env, this, function, args.len(), args.as_ptr(), &mut result) };
-        if status != sys::Status::napi_ok {
-            return Ok(Err(match take_exception(env) {
-                Some(e) => thrown_from_js(env, e),
-                None => Thrown::plain("host function failed"),
-            }));
-        }
-        Ok(match from_js_copy(env, result) {
-            Ok(t) => Ok(t),
-            Err(e) => Err(match take_exception(env) {
-                Some(ex) => thrown_from_js(env, ex),
-                None => Thrown::type_error(e.reason),
-            }),
-        })
-    };
-    match run() {
-        Ok(result) => result,
-        Err(e) => Err(match take_exception(env) {
-            Some(ex) => thrown_from_js(env, ex),
-            None => Thrown::plain(e.reason),
-        }),
+/// Turns the pending exception (or a napi failure) into a `Thrown`.
+fn failure(env: sys::napi_env, error: napi::Error) -> Thrown {
+    match take_exception(env) {
+        Some(exception) => thrown_from_js(env, exception),
+        None => Thrown::plain(error.reason),
     }
+}
+
+fn property_key(env: sys::napi_env, key: &Transfer) -> napi::Result<sys::napi_value> {
+    to_js(env, key)
+}
+
+/// Performs an operation on a host value for an isolate (on the Node thread). For `apply` in
+/// `SyncPromise` mode, returns the raw result for the caller to await.
+pub fn perform_host_call(host: &NodeHost, call: HostCall, raw_result: bool) -> Result<Result<Transfer, sys::napi_value>, Thrown> {
+    let env = host.env();
+    let run = || -> napi::Result<Result<Transfer, sys::napi_value>> {
+        let target = host.value(call.target.id)?;
+        let mut result = ptr::null_mut();
+        // SAFETY: Node-API calls with live values of this environment; a failing call leaves a
+        // pending exception that `failure` takes.
+        unsafe {
+            match &call.op {
+                HostOp::Apply { this, args } => {
+                    let this = to_js(env, this)?;
+                    let args = args.iter().map(|a| to_js(env, a)).collect::<napi::Result<Vec<_>>>()?;
+                    napi_ok(env, sys::napi_call_function(env, this, target, args.len(), args.as_ptr(), &mut result))?;
+                    if raw_result {
+                        return Ok(Err(result));
+                    }
+                }
+                HostOp::Get { key } => {
+                    let key = property_key(env, key)?;
+                    napi_ok(env, sys::napi_get_property(env, target, key, &mut result))?;
+                }
+                HostOp::Set { key, value } => {
+                    let key = property_key(env, key)?;
+                    let value = to_js(env, value)?;
+                    napi_ok(env, sys::napi_set_property(env, target, key, value))?;
+                    return Ok(Ok(Transfer::Undefined));
+                }
+                HostOp::Delete { key } => {
+                    let key = property_key(env, key)?;
+                    let mut deleted = false;
+                    napi_ok(env, sys::napi_delete_property(env, target, key, &mut deleted))?;
+                    return Ok(Ok(Transfer::Undefined));
+                }
+                HostOp::Copy => return from_js_copy(env, target).map(Ok),
+            }
+        }
+        export_host(env, result, call.result).map(Ok)
+    };
+    run().map_err(|e| failure(env, e))
+}
+
+/// Exports the settled value of an awaited host promise.
+pub fn export_settled(env: sys::napi_env, value: sys::napi_value, ok: bool, mode: Mode) -> HostResult {
+    if !ok {
+        return Err(thrown_from_js(env, value));
+    }
+    export_host(env, value, mode).map_err(|e| failure(env, e))
 }

@@ -18,6 +18,8 @@ use napi::sys;
 use crate::engine::errors::Thrown;
 use crate::engine::host::{CallMode, Host, HostCall, HostRequest, HostResult};
 use crate::engine::isolate::set_thread_host;
+use crate::engine::transfer::Mode;
+use crate::engine::wait::Slot;
 
 use super::convert;
 use super::napi_ok;
@@ -37,8 +39,12 @@ pub fn current() -> napi::Result<Arc<NodeHost>> {
 struct NodeOnly {
     env: sys::napi_env,
     helpers: sys::napi_ref,
-    functions: HashMap<u64, sys::napi_ref>,
-    next_function: u64,
+    /// Host values held for isolates (References, Callbacks), by id.
+    values: HashMap<u64, sys::napi_ref>,
+    next_value: u64,
+    /// `applySyncPromise` calls waiting for their promise: where the answer goes, and how.
+    awaiting: HashMap<u64, (Arc<Slot<HostResult>>, Mode)>,
+    next_awaiting: u64,
     deferreds: HashMap<u64, sys::napi_deferred>,
     next_promise: u64,
     /// Async operations in flight: while any is, the threadsafe function keeps the loop alive.
@@ -99,8 +105,10 @@ impl NodeHost {
             node: UnsafeCell::new(NodeOnly {
                 env,
                 helpers: helpers_ref,
-                functions: HashMap::new(),
-                next_function: 1,
+                values: HashMap::new(),
+                next_value: 1,
+                awaiting: HashMap::new(),
+                next_awaiting: 1,
                 deferreds: HashMap::new(),
                 next_promise: 1,
                 in_flight: 0,
@@ -132,21 +140,21 @@ impl NodeHost {
         Ok(value)
     }
 
-    /// Keeps a host function; returns its id.
-    pub fn keep_function(&self, function: sys::napi_value) -> napi::Result<u64> {
+    /// Keeps a host value for an isolate; returns its id.
+    pub fn keep(&self, value: sys::napi_value) -> napi::Result<u64> {
         let node = self.node();
         let mut reference = ptr::null_mut();
-        // SAFETY: `function` is a live value of this environment.
-        napi_ok(node.env, unsafe { sys::napi_create_reference(node.env, function, 1, &mut reference) })?;
-        let id = node.next_function;
-        node.next_function += 1;
-        node.functions.insert(id, reference);
+        // SAFETY: `value` is a live value of this environment.
+        napi_ok(node.env, unsafe { sys::napi_create_reference(node.env, value, 1, &mut reference) })?;
+        let id = node.next_value;
+        node.next_value += 1;
+        node.values.insert(id, reference);
         Ok(id)
     }
 
-    pub fn function(&self, id: u64) -> napi::Result<sys::napi_value> {
+    pub fn value(&self, id: u64) -> napi::Result<sys::napi_value> {
         let node = self.node();
-        let reference = *node.functions.get(&id).ok_or_else(|| napi::Error::from_reason("host function was released"))?;
+        let reference = *node.values.get(&id).ok_or_else(|| napi::Error::from_reason("Reference has been released"))?;
         let mut value = ptr::null_mut();
         // SAFETY: the reference is alive until released below.
         napi_ok(node.env, unsafe { sys::napi_get_reference_value(node.env, reference, &mut value) })?;
@@ -204,18 +212,16 @@ impl NodeHost {
         // SAFETY: a handle scope around each request keeps long drains from piling up handles.
         unsafe { sys::napi_open_handle_scope(env, &mut scope) };
         match request {
-            HostRequest::Call { call, mode, reply } => {
-                let result = match mode {
-                    CallMode::SyncPromise => Err(Thrown::plain("applySyncPromise is not supported yet")),
-                    _ => self.call_now(call),
-                };
+            HostRequest::Call { call, mode: CallMode::SyncPromise, reply: Some(reply) } => self.await_call(call, reply),
+            HostRequest::Call { call, reply, .. } => {
+                let result = self.call_now(call);
                 if let Some(reply) = reply {
                     reply.fill(result);
                 }
             }
             HostRequest::Settle { promise, result } => self.settle(promise, result),
-            HostRequest::Release { function } => {
-                if let Some(reference) = self.node().functions.remove(&function) {
+            HostRequest::Release { id } => {
+                if let Some(reference) = self.node().values.remove(&id) {
                     // SAFETY: the reference is ours and released once.
                     unsafe { sys::napi_delete_reference(env, reference) };
                 }
@@ -223,6 +229,39 @@ impl NodeHost {
         }
         // SAFETY: closes the scope opened above.
         unsafe { sys::napi_close_handle_scope(env, scope) };
+    }
+
+    /// `applySyncPromise`: calls the host function and answers when its promise settles (from
+    /// the event loop, through `awaitHost` in index.js and `host_settled` here).
+    fn await_call(&self, call: HostCall, reply: Arc<Slot<HostResult>>) {
+        let env = self.env();
+        let mode = call.result;
+        match convert::perform_host_call(self, call, true) {
+            Err(thrown) => reply.fill(Err(thrown)),
+            Ok(Ok(transfer)) => reply.fill(Ok(transfer)),
+            Ok(Err(value)) => {
+                let node = self.node();
+                let id = node.next_awaiting;
+                node.next_awaiting += 1;
+                node.awaiting.insert(id, (reply, mode));
+                let awaited = (|| -> napi::Result<()> {
+                    let id_value = convert::to_js(env, &crate::engine::transfer::Transfer::Number(id as f64))?;
+                    convert::helper(env, c"awaitHost", &[value, id_value])?;
+                    Ok(())
+                })();
+                if let Err(e) = awaited {
+                    if let Some((reply, _)) = self.node().awaiting.remove(&id) {
+                        reply.fill(Err(Thrown::plain(e.reason)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The promise of an `applySyncPromise` call settled.
+    pub fn host_settled(&self, id: u64, ok: bool, value: sys::napi_value) {
+        let Some((reply, mode)) = self.node().awaiting.remove(&id) else { return };
+        reply.fill(convert::export_settled(self.env(), value, ok, mode));
     }
 
     /// Whether requests are queued for the Node thread.
@@ -257,7 +296,11 @@ impl Host for NodeHost {
     }
 
     fn call_now(&self, call: HostCall) -> HostResult {
-        convert::call_host_function(self, call)
+        match convert::perform_host_call(self, call, false) {
+            Ok(Ok(transfer)) => Ok(transfer),
+            Ok(Err(_)) => Err(Thrown::plain("unexpected raw result")),
+            Err(thrown) => Err(thrown),
+        }
     }
 
     fn post(&self, request: HostRequest) {

@@ -8,7 +8,7 @@ use napi_derive::napi;
 use crate::engine::errors::{text, Thrown};
 use crate::engine::transfer::{RefHandle, Transfer};
 
-use super::convert::{from_js, from_js_copy, host_function};
+use super::convert::{from_js, from_js_copy};
 use super::isolate::run_options;
 use super::runner::{run, throw};
 use super::Raw;
@@ -43,6 +43,7 @@ impl Wire {
     pub fn type_of(&self) -> Option<String> {
         match &self.inner {
             Some(Transfer::Reference(h)) | Some(Transfer::Function(h)) => Some(h.type_of.to_string()),
+            Some(Transfer::HostReference(r)) | Some(Transfer::HostFunction(r, _)) => Some(r.type_of.to_string()),
             _ => None,
         }
     }
@@ -148,21 +149,13 @@ pub fn wire_copy(env: Env, value: Raw) -> napi::Result<Wire> {
 /// An ExternalCopy's payload: a structured clone held outside every heap.
 #[napi]
 pub fn wire_external_copy(env: Env, value: Raw) -> napi::Result<Wire> {
-    match from_js_copy(env.raw(), value.0)? {
-        Transfer::Copy(bytes) => Ok(Wire::new(Transfer::ExternalCopy(bytes))),
-        primitive => {
-            // Primitives are copied through the same format, so that every ExternalCopy is bytes.
-            let _ = primitive;
-            let buffer = super::convert::helper(env.raw(), c"serializeAlways", &[value.0])?;
-            let mut data = std::ptr::null_mut();
-            let mut len = 0usize;
-            // SAFETY: reading the Buffer the serializer returned.
-            unsafe {
-                super::napi_ok(env.raw(), napi::sys::napi_get_buffer_info(env.raw(), buffer, &mut data, &mut len))?;
-                Ok(Wire::new(Transfer::ExternalCopy(std::slice::from_raw_parts(data as *const u8, len).into())))
-            }
-        }
-    }
+    Ok(Wire::new(super::convert::external_copy(env.raw(), value.0)?))
+}
+
+/// A Reference to a host value.
+#[napi]
+pub fn wire_host_reference(env: Env, value: Raw) -> napi::Result<Wire> {
+    Ok(Wire::new(Transfer::HostReference(super::convert::host_ref(env.raw(), value.0)?)))
 }
 
 /// A host function as a Callback: 0 sync, 1 async, 2 ignored.
@@ -174,5 +167,18 @@ pub fn wire_callback(env: Env, function: Raw, mode: u32) -> napi::Result<Wire> {
         2 => CallMode::Ignored,
         _ => CallMode::Sync,
     };
-    Ok(Wire::new(host_function(env.raw(), function.0, mode)?))
+    Ok(Wire::new(Transfer::HostFunction(super::convert::host_ref(env.raw(), function.0)?, mode)))
+}
+
+/// The promise of an `applySyncPromise` call settled (called by index.js).
+#[napi]
+pub fn host_settled(id: f64, ok: bool, value: Raw) -> napi::Result<()> {
+    super::host::current()?.host_settled(id as u64, ok, value.0);
+    Ok(())
+}
+
+/// Bytes held by live ExternalCopy payloads (`ExternalCopy.totalExternalSize`).
+#[napi]
+pub fn total_external_size() -> f64 {
+    crate::engine::transfer::SharedBytes::total_external() as f64
 }

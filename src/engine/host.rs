@@ -4,39 +4,71 @@
 use std::sync::Arc;
 
 use super::errors::Thrown;
-use super::transfer::Transfer;
+use super::transfer::{Mode, Transfer};
 use super::wait::Slot;
 
 pub type HostResult = Result<Transfer, Thrown>;
 
-/// How a host function behaves when code in an isolate calls it (isolated-vm's Callback modes).
+/// How a call waits for the host (isolated-vm's Callback modes and Reference spellings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallMode {
-    /// Block until the host function returns; its result is copied back.
+    /// Block until the host answers.
     Sync,
-    /// Return a promise in the isolate at once; it settles with the host function's result.
+    /// Return a promise at once; it settles with the host's answer.
     Async,
-    /// Return `undefined` at once and forget the result.
+    /// Return `undefined` at once and forget the answer.
     Ignored,
     /// Block until the promise the host function returns settles (`applySyncPromise`).
     SyncPromise,
 }
 
-/// A request to run a host function.
+/// A value that lives in the host, held for an isolate: an id in the host's table. Dropping the
+/// last handle tells the host to forget it.
+pub struct HostRef {
+    pub id: u64,
+    pub host: Arc<dyn Host>,
+    /// `typeof` of the value, with `null` for null.
+    pub type_of: &'static str,
+}
+
+impl Drop for HostRef {
+    fn drop(&mut self) {
+        self.host.post(HostRequest::Release { id: self.id });
+    }
+}
+
+impl std::fmt::Debug for HostRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "HostRef({})", self.id)
+    }
+}
+
+/// What to do with a host value.
+#[derive(Debug)]
+pub enum HostOp {
+    Apply { this: Transfer, args: Vec<Transfer> },
+    Get { key: Transfer },
+    Set { key: Transfer, value: Transfer },
+    Delete { key: Transfer },
+    Copy,
+}
+
+/// One operation on a host value, with how its result comes back.
+#[derive(Debug)]
 pub struct HostCall {
-    pub function: Arc<HostFunction>,
-    pub this: Transfer,
-    pub args: Vec<Transfer>,
+    pub target: Arc<HostRef>,
+    pub op: HostOp,
+    pub result: Mode,
 }
 
 /// Work the host thread does for an isolate.
 pub enum HostRequest {
-    /// Run a host function; the answer goes to `reply` (none for ignored calls).
+    /// Perform an operation; the answer goes to `reply` (none for ignored calls).
     Call { call: HostCall, mode: CallMode, reply: Option<Arc<Slot<HostResult>>> },
     /// Settle the promise of an asynchronous API call (`eval`, `run`, `get`, …).
     Settle { promise: u64, result: HostResult },
-    /// Forget a host function nobody in the isolate can reach any more.
-    Release { function: u64 },
+    /// Forget a host value nobody in an isolate can reach any more.
+    Release { id: u64 },
 }
 
 impl HostRequest {
@@ -51,23 +83,10 @@ impl HostRequest {
 pub trait Host: Send + Sync {
     /// True on the host's own thread.
     fn is_host_thread(&self) -> bool;
-    /// Runs a host function right now; only on the host thread.
+    /// Performs a call right now; only on the host thread, never for `SyncPromise`.
     fn call_now(&self, call: HostCall) -> HostResult;
     /// Queues a request for the host thread and wakes it.
     fn post(&self, request: HostRequest);
     /// On the host thread, inside a synchronous wait: serves one queued synchronous request.
     fn serve_one(&self) -> bool;
-}
-
-/// A host function as seen from the engine: an id in the host's table. Dropping the last
-/// handle tells the host to forget the function.
-pub struct HostFunction {
-    pub id: u64,
-    pub host: Arc<dyn Host>,
-}
-
-impl Drop for HostFunction {
-    fn drop(&mut self) {
-        self.host.post(HostRequest::Release { function: self.id });
-    }
 }

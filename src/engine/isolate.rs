@@ -22,7 +22,7 @@ use super::errors::{text, Thrown};
 use super::host::{CallMode, Host, HostCall, HostRequest};
 use super::limits::{now_ns, Limits};
 use super::state::IsolateState;
-use super::transfer::{self, RefHandle};
+use super::transfer::{self, RefHandle, Transfer};
 use super::wait::{wait_until, Slot};
 use super::worker;
 
@@ -39,8 +39,9 @@ struct Task {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// Isolates this thread is inside, innermost last.
-    static ENTERED: RefCell<Vec<Arc<Isolate>>> = const { RefCell::new(Vec::new()) };
+    /// Isolates this thread is inside, innermost last, each with whether the host waits on it
+    /// synchronously (then `applySyncPromise` could never settle).
+    static ENTERED: RefCell<Vec<(Arc<Isolate>, bool)>> = const { RefCell::new(Vec::new()) };
     /// The host this thread serves while it waits (set on Node threads by the binding).
     static THREAD_HOST: RefCell<Option<Arc<dyn Host>>> = const { RefCell::new(None) };
     static TOKEN: Cell<u8> = const { Cell::new(0) };
@@ -63,7 +64,7 @@ pub fn serve_current_thread() -> bool {
             return true;
         }
     }
-    let entered: Vec<Arc<Isolate>> = ENTERED.with(|e| e.borrow().clone());
+    let entered: Vec<Arc<Isolate>> = ENTERED.with(|e| e.borrow().iter().map(|(i, _)| i.clone()).collect());
     for isolate in entered.iter().rev() {
         if let Some(task) = isolate.pop_task(true) {
             isolate.run_task(task);
@@ -124,7 +125,12 @@ impl Isolate {
 
     /// The isolate whose code the current thread is running, innermost first.
     pub fn current() -> Option<Arc<Isolate>> {
-        ENTERED.with(|e| e.borrow().last().cloned())
+        ENTERED.with(|e| e.borrow().last().map(|(i, _)| i.clone()))
+    }
+
+    /// Whether the innermost running call is one the host waits on synchronously.
+    fn current_is_sync() -> bool {
+        ENTERED.with(|e| e.borrow().last().map(|(_, sync)| *sync).unwrap_or(false))
     }
 
     pub fn is_disposed(&self) -> bool {
@@ -185,12 +191,14 @@ impl Isolate {
     }
 
     /// Runs `job` with the isolate entered on this thread.
-    fn execute<R>(self: &Arc<Self>, job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown>) -> Result<R, Thrown> {
+    fn execute<R>(self: &Arc<Self>, sync: bool, job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown>) -> Result<R, Thrown> {
         // SAFETY: read under ownership.
         if unsafe { (*self.state.get()).is_none() } {
             return Err(Thrown::plain(text::DISPOSED_DURING));
         }
-        ENTERED.with(|e| e.borrow_mut().push(self.clone()));
+        // A call nested inside a sync call is waited on synchronously too.
+        let sync = sync || Self::current_is_sync();
+        ENTERED.with(|e| e.borrow_mut().push((self.clone(), sync)));
         let result = catch_unwind(AssertUnwindSafe(|| job(self)));
         ENTERED.with(|e| e.borrow_mut().pop());
         let result = match result {
@@ -220,6 +228,11 @@ impl Isolate {
         }
     }
 
+    /// Runs `job` as part of queued (asynchronous) work, from inside a task of `run_async`.
+    pub fn execute_async<R>(self: &Arc<Self>, job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown>) -> Result<R, Thrown> {
+        self.execute(false, job)
+    }
+
     /// Runs `job` now and returns its result, blocking the calling thread.
     pub fn run_sync<R: Send + 'static>(
         self: &Arc<Self>,
@@ -229,7 +242,7 @@ impl Isolate {
             return Err(Thrown::plain(text::DISPOSED_SYNC));
         }
         if self.try_own() {
-            let result = self.execute(job);
+            let result = self.execute(true, job);
             self.disown();
             return result;
         }
@@ -239,7 +252,7 @@ impl Isolate {
             sync: true,
             job: Box::new(move |isolate| {
                 reply.fill(match isolate {
-                    Some(isolate) => isolate.execute(job),
+                    Some(isolate) => isolate.execute(true, job),
                     None => Err(Thrown::plain(text::DISPOSED_DURING)),
                 })
             }),
@@ -266,7 +279,7 @@ impl Isolate {
         done: impl FnOnce(Result<R, Thrown>) + Send + 'static,
     ) {
         self.run_async(move |isolate| match isolate {
-            Some(isolate) => done(isolate.execute(job)),
+            Some(isolate) => done(isolate.execute(false, job)),
             None => done(Err(Thrown::plain(text::DISPOSED_DURING))),
         });
     }
@@ -404,7 +417,7 @@ impl Isolate {
         } else {
             me.run_async(move |isolate| {
                 if let Some(isolate) = isolate {
-                    let _ = isolate.execute(|i| {
+                    let _ = isolate.execute(false, |i| {
                         i.state().release_handle(id);
                         Ok(())
                     });
@@ -415,34 +428,28 @@ impl Isolate {
 
     // -- calling the host --------------------------------------------------------------------
 
-    /// Calls a host function from code running in this isolate.
-    pub fn call_host<'js>(self: &Arc<Self>, ctx: &Ctx<'js>, call: HostCall, mode: CallMode) -> Result<Value<'js>, Thrown> {
+    /// Performs an operation on a host value for code running in this isolate.
+    pub fn call_host(self: &Arc<Self>, call: HostCall, mode: CallMode) -> Result<Transfer, Thrown> {
         match mode {
             CallMode::Ignored => {
                 self.host.post(HostRequest::Call { call, mode, reply: None });
-                return Ok(Value::new_undefined(ctx.clone()));
+                return Ok(Transfer::Undefined);
             }
-            CallMode::Async => {
-                return Err(Thrown::plain("async Callbacks are not supported yet"));
-            }
-            CallMode::Sync | CallMode::SyncPromise => {}
-        }
-        let result = if self.host.is_host_thread() {
-            if mode == CallMode::SyncPromise {
+            CallMode::SyncPromise if self.host.is_host_thread() || Self::current_is_sync() => {
                 return Err(Thrown::plain(text::SYNC_PROMISE_ON_DEFAULT_THREAD));
             }
-            self.host.call_now(call)
-        } else {
-            let slot = Slot::new();
-            let started = now_ns();
-            self.host.post(HostRequest::Call { call, mode, reply: Some(slot.clone()) });
-            wait_until(|| slot.is_ready(), serve_current_thread);
-            // Time spent waiting on the host does not count against the timeout.
-            self.limits.extend_deadline(now_ns() - started);
-            slot.take()
-        };
-        let value = result?;
-        transfer::import(ctx, self, &value)
+            _ => {}
+        }
+        if self.host.is_host_thread() {
+            return self.host.call_now(call);
+        }
+        let slot = Slot::new();
+        let started = now_ns();
+        self.host.post(HostRequest::Call { call, mode, reply: Some(slot.clone()) });
+        wait_until(|| slot.is_ready(), serve_current_thread);
+        // Time spent waiting on the host does not count against the timeout.
+        self.limits.extend_deadline(now_ns() - started);
+        slot.take()
     }
 }
 

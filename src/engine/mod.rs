@@ -5,6 +5,7 @@ pub mod host;
 pub mod isolate;
 pub mod limits;
 pub mod realm;
+pub mod sandbox;
 pub mod state;
 pub mod transfer;
 pub mod v8_wire;

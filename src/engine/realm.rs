@@ -2,16 +2,17 @@
 
 use std::sync::OnceLock;
 
-use rquickjs::{qjs, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Function, Object, Persistent, Runtime, Value};
 
 const PRELUDE: &str = include_str!("../sandbox/prelude.js");
 
-/// Creates a context with every standard intrinsic and our prelude installed.
-pub fn create(runtime: &Runtime) -> rquickjs::Result<Context> {
+/// Creates a context with every standard intrinsic and our prelude installed. Also returns
+/// the prelude's exports (the prototypes of the sandbox classes).
+pub fn create(runtime: &Runtime) -> rquickjs::Result<(Context, Persistent<Value<'static>>)> {
     let context = Context::full(runtime)?;
     aim_stack_check(&context);
-    enter(&context, |ctx| install_prelude(&ctx))?;
-    Ok(context)
+    let exports = enter(&context, |ctx| install_prelude(&ctx).map(|exports| Persistent::save(&ctx, exports)))?;
+    Ok((context, exports))
 }
 
 /// A minimal context that can compile code (for compiling scripts outside any user context).
@@ -72,7 +73,7 @@ fn prelude_bytecode() -> &'static [u8] {
     })
 }
 
-fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
+fn install_prelude<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
     let bytecode = prelude_bytecode();
     // SAFETY: the bytecode was produced above by this very build of QuickJS.
     let install = unsafe {
@@ -90,6 +91,5 @@ fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
     let install: Function = install.get()?;
     let error: Object = ctx.globals().get("Error")?;
     let prototype: Value = error.get("prototype")?;
-    install.call::<_, Value>((prototype,))?;
-    Ok(())
+    install.call::<_, Value>((prototype, super::sandbox::hooks(ctx)?))
 }

@@ -106,6 +106,8 @@ const EVAL_CACHE_LIMIT: usize = 512;
 pub struct IsolateState {
     // Field order is drop order: every QuickJS value goes before the runtime.
     handles: RefCell<Table<Held>>,
+    /// Per context (by raw pointer): the prelude's exports, the prototypes of sandbox classes.
+    realms: RefCell<HashMap<usize, Held>>,
     /// Compiled code per (context id, key): scripts read into a context, evaluated sources.
     compiled: RefCell<HashMap<(u32, CodeKey), Held>>,
     scripts: RefCell<Table<Script>>,
@@ -129,6 +131,7 @@ impl Drop for IsolateState {
     fn drop(&mut self) {
         self.rejections.lock().unwrap().0.clear();
         self.handles.borrow_mut().clear();
+        self.realms.borrow_mut().clear();
         self.compiled.borrow_mut().clear();
         self.contexts.borrow_mut().clear();
     }
@@ -158,6 +161,7 @@ impl IsolateState {
         Ok(IsolateState {
             raw_runtime: std::cell::Cell::new(std::ptr::null_mut()),
             handles: RefCell::default(),
+            realms: RefCell::default(),
             compiled: RefCell::default(),
             scripts: RefCell::default(),
             contexts: RefCell::default(),
@@ -191,15 +195,17 @@ impl IsolateState {
     // -- contexts ----------------------------------------------------------------------------
 
     pub fn create_context(&self) -> Result<u32, Thrown> {
-        let context = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
+        let (context, exports) = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
         self.note_runtime(&context);
+        self.realms.borrow_mut().insert(context.as_raw().as_ptr() as usize, exports);
         Ok(self.contexts.borrow_mut().insert(context))
     }
 
     pub fn release_context(&self, id: u32) {
         let removed = self.contexts.borrow_mut().remove(id);
-        if removed.is_some() {
+        if let Some(context) = removed {
             self.compiled.borrow_mut().retain(|(c, _), _| *c != id);
+            self.realms.borrow_mut().remove(&(context.as_raw().as_ptr() as usize));
         }
     }
 
@@ -238,18 +244,31 @@ impl IsolateState {
         })
     }
 
-    /// In-isolate instances of our classes that transfer as themselves. None exist yet.
-    pub fn recognise<'js>(&self, _ctx: &Ctx<'js>, _value: &Value<'js>) -> Option<Transfer> {
-        None
+    /// The prototypes of the sandbox classes in the context of `ctx`.
+    pub fn prototypes<'js>(&self, ctx: &Ctx<'js>) -> Result<rquickjs::Object<'js>, Thrown> {
+        let key = ctx.as_raw().as_ptr() as usize;
+        let held = self.realms.borrow().get(&key).cloned().ok_or_else(|| Thrown::plain("this context has no isolated-vm classes"))?;
+        let value = held.restore(ctx).map_err(|e| Thrown::plain(e.to_string()))?;
+        value.into_object().ok_or_else(|| Thrown::plain("prelude exports"))
     }
 
-    pub fn sandbox_reference<'js>(&self, _ctx: &Ctx<'js>, _handle: Arc<transfer::RefHandle>) -> Result<Value<'js>, Thrown> {
-        Err(Thrown::type_error("Passing a Reference into an isolate is not supported yet (use derefInto() or copy)"))
-    }
-
-    pub fn sandbox_external_copy<'js>(&self, ctx: &Ctx<'js>, bytes: Arc<[u8]>) -> Result<Value<'js>, Thrown> {
-        let _ = (ctx, bytes);
-        Err(Thrown::type_error("Passing an ExternalCopy into an isolate is not supported yet (use copyInto())"))
+    /// Settles a promise made inside the isolate (async spellings of sandbox operations), from
+    /// the resolve/reject functions held under `resolve` and `reject`.
+    pub fn settle_held(&self, isolate: &Arc<Isolate>, resolve: u32, reject: u32, outcome: Result<Transfer, Thrown>) {
+        let _ = self.with_handle(resolve, |ctx, resolve_fn| {
+            let reject_fn = self.handle_value(&ctx, reject)?;
+            self.guarded(&ctx, None, || {
+                let (function, value) = match outcome.and_then(|t| transfer::import(&ctx, isolate, &t)) {
+                    Ok(value) => (resolve_fn, value),
+                    Err(Thrown::Error(info)) => (reject_fn, transfer::error_value(&ctx, &info)),
+                    Err(Thrown::Value(t)) => (reject_fn, transfer::import(&ctx, isolate, &t).unwrap_or_else(|_| Value::new_undefined(ctx.clone()))),
+                };
+                let function = function.into_function().ok_or_else(|| Thrown::plain("settle"))?;
+                function.call::<_, Value>((value,)).map(|_| ()).map_err(|_| js_error(&ctx))
+            })
+        });
+        self.release_handle(resolve);
+        self.release_handle(reject);
     }
 
     // -- running code ------------------------------------------------------------------------

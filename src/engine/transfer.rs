@@ -1,15 +1,63 @@
 //! Values crossing the boundary: the `Transfer` form that travels between threads, and the
 //! conversions between it and QuickJS values, following isolated-vm's TransferOptions.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use rquickjs::function::{Rest, This};
-use rquickjs::{Ctx, Function, Value};
+use rquickjs::{Ctx, Value};
 
 use super::errors::{text, ErrorInfo, Thrown};
-use super::host::{CallMode, HostCall, HostFunction};
+use super::host::{CallMode, HostRef};
 use super::isolate::Isolate;
+use super::sandbox::{self, Kind, Target};
 use super::v8_wire::{self, CloneError};
+
+/// Bytes held by live ExternalCopy payloads, in every isolate and the host
+/// (`ExternalCopy.totalExternalSize`).
+static EXTERNAL_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Immutable structured-clone bytes, shared by everything that materialises them.
+pub struct SharedBytes {
+    bytes: Box<[u8]>,
+    /// Counted in `totalExternalSize` (the payload of an ExternalCopy).
+    external: bool,
+}
+
+impl SharedBytes {
+    pub fn copy(bytes: Vec<u8>) -> Arc<SharedBytes> {
+        Arc::new(SharedBytes { bytes: bytes.into_boxed_slice(), external: false })
+    }
+
+    pub fn external(bytes: Vec<u8>) -> Arc<SharedBytes> {
+        EXTERNAL_BYTES.fetch_add(bytes.len(), Ordering::Relaxed);
+        Arc::new(SharedBytes { bytes: bytes.into_boxed_slice(), external: true })
+    }
+
+    pub fn total_external() -> usize {
+        EXTERNAL_BYTES.load(Ordering::Relaxed)
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for SharedBytes {
+    fn drop(&mut self) {
+        if self.external {
+            EXTERNAL_BYTES.fetch_sub(self.bytes.len(), Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.bytes.len())
+    }
+}
 
 /// A value on its way between the host and an isolate (or between isolates). It holds no
 /// QuickJS or Node value, so it may cross threads.
@@ -23,9 +71,9 @@ pub enum Transfer {
     /// Sign and little-endian magnitude bytes.
     BigInt { negative: bool, magnitude: Vec<u8> },
     /// A structured clone, in V8's serialization format; materialised as a fresh value.
-    Copy(Arc<[u8]>),
+    Copy(Arc<SharedBytes>),
     /// The same bytes, arriving as an `ExternalCopy` instead of a value.
-    ExternalCopy(Arc<[u8]>),
+    ExternalCopy(Arc<SharedBytes>),
     /// A handle to a value that lives in an isolate.
     Reference(Arc<RefHandle>),
     /// `reference.derefInto()`: becomes the referenced value itself in its owning isolate.
@@ -33,13 +81,11 @@ pub enum Transfer {
     /// An isolate function offered to the host as a plain callable (get/apply results).
     Function(Arc<RefHandle>),
     /// A host function; inside an isolate, a plain function (isolated-vm's Callback).
-    HostFunction(Arc<HostFunction>, CallMode),
-}
-
-impl std::fmt::Debug for HostFunction {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "HostFunction({})", self.id)
-    }
+    HostFunction(Arc<HostRef>, CallMode),
+    /// A Reference to a host value.
+    HostReference(Arc<HostRef>),
+    /// `derefInto()` of a host Reference: becomes the host value itself in the host.
+    HostDeref(Arc<HostRef>),
 }
 
 /// A value held alive in an isolate's handle table. Dropping the last `Arc` releases it.
@@ -122,7 +168,7 @@ pub fn export_copy<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Transfer, 
     if let Some(p) = primitive(value) {
         return Ok(p);
     }
-    Ok(Transfer::Copy(v8_wire::write(ctx, value)?.into()))
+    Ok(Transfer::Copy(SharedBytes::copy(v8_wire::write(ctx, value)?)))
 }
 
 /// Turns a clone failure into the error the contract names, taking a pending exception along.
@@ -141,15 +187,15 @@ pub fn export<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: Value<'js>, mo
         Mode::Copy => export_copy(ctx, &value).map_err(|e| clone_error(ctx, e)),
         Mode::ExternalCopy => {
             let bytes = v8_wire::write(ctx, &value).map_err(|e| clone_error(ctx, e))?;
-            Ok(Transfer::ExternalCopy(bytes.into()))
+            Ok(Transfer::ExternalCopy(SharedBytes::external(bytes)))
         }
         Mode::Reference => Ok(Transfer::Reference(isolate.new_handle(ctx, value))),
         Mode::Plain => {
             if let Some(p) = primitive(&value) {
                 return Ok(p);
             }
-            if let Some(t) = isolate.state().recognise(ctx, &value) {
-                return Ok(t);
+            if let Some(t) = sandbox::unwrap(&value) {
+                return t;
             }
             // Functions are transferable: the host gets a plain callable.
             if value.is_function() {
@@ -177,18 +223,22 @@ pub fn import<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: &Transfer) -> 
             v8_wire::bigint_from_parts(ctx, *negative, magnitude).map_err(|e| clone_error(ctx, e))
         }
         Transfer::Copy(bytes) => v8_wire::read(ctx, bytes).map_err(|e| clone_error(ctx, e)),
-        Transfer::ExternalCopy(bytes) => isolate.state().sandbox_external_copy(ctx, bytes.clone()),
-        Transfer::Reference(handle) => isolate.state().sandbox_reference(ctx, handle.clone()),
-        Transfer::Function(handle) | Transfer::Deref(handle) => {
+        Transfer::ExternalCopy(_) => sandbox::wrap(ctx, Kind::ExternalCopy, value.clone(), false),
+        Transfer::Reference(_) | Transfer::HostReference(_) => sandbox::wrap(ctx, Kind::Reference, value.clone(), false),
+        Transfer::Deref(handle) => {
             if !Arc::ptr_eq(&handle.isolate, isolate) {
-                if matches!(value, Transfer::Deref(_)) {
-                    return Err(Thrown::type_error(text::WRONG_ISOLATE_DEREF));
-                }
-                return isolate.state().sandbox_reference(ctx, handle.clone());
+                return Err(Thrown::type_error(text::WRONG_ISOLATE_DEREF));
             }
             isolate.state().handle_value(ctx, handle.id)
         }
-        Transfer::HostFunction(function, mode) => host_function(ctx, function.clone(), *mode),
+        Transfer::HostDeref(_) => Err(Thrown::type_error(text::WRONG_ISOLATE_DEREF)),
+        Transfer::Function(handle) => {
+            if Arc::ptr_eq(&handle.isolate, isolate) {
+                return isolate.state().handle_value(ctx, handle.id);
+            }
+            sandbox::callable(ctx, Target::Isolate(handle.clone()), CallMode::Sync)
+        }
+        Transfer::HostFunction(function, mode) => sandbox::callable(ctx, Target::Host(function.clone()), *mode),
     }
 }
 
@@ -221,25 +271,3 @@ pub fn throw<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, thrown: Thrown) -> rqu
     ctx.throw(value)
 }
 
-/// A plain function in the isolate that calls a host function, copying arguments and result.
-fn host_function<'js>(ctx: &Ctx<'js>, function: Arc<HostFunction>, mode: CallMode) -> Result<Value<'js>, Thrown> {
-    let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, this: This<Value<'js>>, args: Rest<Value<'js>>| {
-        let isolate = Isolate::current().expect("host function called outside its isolate");
-        let copy = |v: &Value<'js>| export_copy(&ctx, v).map_err(|e| clone_error(&ctx, e));
-        let call = (|| -> Result<HostCall, Thrown> {
-            let this = if this.0.is_undefined() || this.0.is_object() { Transfer::Undefined } else { copy(&this.0)? };
-            let args = args.0.iter().map(copy).collect::<Result<Vec<_>, _>>()?;
-            Ok(HostCall { function: function.clone(), this, args })
-        })();
-        let call = match call {
-            Ok(call) => call,
-            Err(thrown) => return Err(throw(&ctx, &isolate, thrown)),
-        };
-        match isolate.call_host(&ctx, call, mode) {
-            Ok(value) => Ok(value),
-            Err(thrown) => Err(throw(&ctx, &isolate, thrown)),
-        }
-    })
-    .map_err(|_| Thrown::plain("could not create a host function"))?;
-    Ok(f.into_value())
-}
