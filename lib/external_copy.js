@@ -53,7 +53,7 @@ class ExternalCopy {
   copyInto(options) {
     requireOptions(options, 1)
     // The marker is the native wire itself, so that it is recognised wherever it is returned.
-    const marker = this._wire().copyInto()
+    const marker = this._wire().copyInto(!!options?.release)
     if (options?.release) this.release()
     return marker
   }

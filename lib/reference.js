@@ -81,7 +81,7 @@ class Reference {
     requireOptions(options, 1)
     const wire = this._isHost() ? this[kWire] : this._wireChecked()
     // The marker is the native wire itself, so that it is recognised wherever it is returned.
-    const marker = wire.derefInto()
+    const marker = wire.derefInto(!!options?.release)
     if (options?.release) this.release()
     return marker
   }
@@ -133,7 +133,7 @@ defineSpellings(Reference, 'get', function (mode, ...args) {
     })
   }
   const wire = this._wireChecked()
-  return wire.get(mode, encode(property), timeout, transfer, promise, !!options?.unsafeInherit, !!options?.accessors)
+  return wire.get(mode, encode(property), timeout, transfer, promise, !!options?.accessors)
 }, { ignored: false })
 
 defineSpellings(Reference, 'set', function (mode, ...args) {

@@ -3,6 +3,9 @@
 // and installs that decision into both module loaders of this process. `register.js` (--require)
 // and `register.mjs` (--import) only call `install()`; the ESM resolve hook (`switch_hooks.mjs`)
 // follows `plan()` here too, so every rule lives in this one file.
+// Coverage: loaded by --require, every require(), import and import() in every thread (Node runs
+// preloads in worker threads too); by --import, the same in the main thread only; by a plain
+// require/import, whatever is resolved after it runs (not static imports of the same module graph).
 const { join } = require('node:path')
 const { pathToFileURL } = require('node:url')
 const { writeSync } = require('node:fs')
@@ -23,8 +26,7 @@ const ACCEPTED = { true: 'quickjs', 1: 'quickjs', false: 'isolated-vm', 0: 'isol
  */
 function readSetting(value) {
   if (value === undefined || value === '') return { mode: 'auto' }
-  const mode = Object.hasOwn(ACCEPTED, value) ? ACCEPTED[value] : undefined
-  if (mode) return { mode }
+  if (Object.hasOwn(ACCEPTED, value)) return { mode: ACCEPTED[value] }
   return {
     mode: 'auto',
     warning:

@@ -61,11 +61,14 @@ function encode(value, options) {
 /** Conversion helpers called by the native layer (`native.init`). */
 const helpers = {
   serialize(value) {
+    // isolated-vm checks the top-level value before cloning it.
+    if (typeof value === 'symbol') throw new TypeError('Unsupported type')
     try {
       return v8.serialize(value)
     } catch (error) {
-      // isolated-vm reports clone failures as TypeErrors with V8's text.
-      if (error && error.name === 'DataCloneError') throw new TypeError(error.message)
+      // isolated-vm reports clone failures as TypeErrors with V8's text; Node throws them as
+      // plain Errors (DataCloneError on newer versions).
+      if (error instanceof Error && /could not be cloned\.$/.test(error.message)) throw new TypeError(error.message)
       throw error
     }
   },

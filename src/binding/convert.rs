@@ -81,10 +81,10 @@ fn primitive(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<
 
 /// The transfer behind a `Wire`, or behind one of the JS objects that hold one (Reference,
 /// ExternalCopy, Callback).
-fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<Transfer> {
+fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<napi::Result<Transfer>> {
     // SAFETY: napi-rs checks the class identity of the wrapped pointer before the cast.
     if let Ok(instance) = unsafe { ClassInstance::<Wire>::from_napi_value(env, value) } {
-        return instance.transfer().ok();
+        return Some(instance.transfer());
     }
     let held = helper(env, c"wireOf", &[value]).ok()?;
     if type_of(env, held).ok()? != sys::ValueType::napi_object {
@@ -92,7 +92,7 @@ fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<Transfer> {
     }
     // SAFETY: as above.
     let instance = unsafe { ClassInstance::<Wire>::from_napi_value(env, held) }.ok()?;
-    instance.transfer().ok()
+    Some(instance.transfer())
 }
 
 /// A host value handed to the API without transfer options: primitives, our wrappers (as
@@ -104,7 +104,7 @@ pub fn from_js(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Trans
     match type_of(env, value)? {
         sys::ValueType::napi_function => Ok(Transfer::HostFunction(host_ref(env, value)?, CallMode::Sync)),
         sys::ValueType::napi_object => match wire(env, value) {
-            Some(t) => Ok(t),
+            Some(t) => t,
             None => Err(napi::Error::new(napi::Status::InvalidArg, "A non-transferable value was passed")),
         },
         _ => Err(napi::Error::new(napi::Status::InvalidArg, "A non-transferable value was passed")),
@@ -158,7 +158,7 @@ pub fn export_host(env: sys::napi_env, value: sys::napi_value, mode: Mode) -> na
                 return Ok(p);
             }
             if let Some(t) = wire(env, value) {
-                return Ok(t);
+                return t;
             }
             match type_of(env, value)? {
                 sys::ValueType::napi_function => Ok(Transfer::HostFunction(host_ref(env, value)?, CallMode::Sync)),
@@ -174,7 +174,7 @@ pub fn from_js_copy(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
         return Ok(p);
     }
     if let Some(t) = wire(env, value) {
-        return Ok(t);
+        return t;
     }
     Ok(Transfer::Copy(SharedBytes::copy(serialized(env, value, c"serialize")?)))
 }

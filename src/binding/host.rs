@@ -54,7 +54,9 @@ struct NodeOnly {
 pub struct NodeHost {
     thread: ThreadId,
     node_thread: Thread,
-    inbox: Mutex<VecDeque<HostRequest>>,
+    /// Requests for the Node thread; `None` once the environment is shutting down (a terminated
+    /// worker), after which nothing may touch the threadsafe function.
+    inbox: Mutex<Option<VecDeque<HostRequest>>>,
     wake_scheduled: AtomicBool,
     tsfn: sys::napi_threadsafe_function,
     node: UnsafeCell<NodeOnly>,
@@ -99,7 +101,7 @@ impl NodeHost {
         let host = Arc::new(NodeHost {
             thread: thread::current().id(),
             node_thread: thread::current(),
-            inbox: Mutex::new(VecDeque::new()),
+            inbox: Mutex::new(Some(VecDeque::new())),
             wake_scheduled: AtomicBool::new(false),
             tsfn,
             node: UnsafeCell::new(NodeOnly {
@@ -116,6 +118,12 @@ impl NodeHost {
         });
         NODE_HOST.with(|h| *h.borrow_mut() = Some(host.clone()));
         set_thread_host(host.clone());
+        // Cleanup hooks run before Node frees the threadsafe function (they run in reverse order
+        // of registration, and the function was made first): close the inbox there, so that an
+        // isolate thread finishing late never calls a freed function.
+        let hook_data = Arc::into_raw(host.clone()) as *mut std::ffi::c_void;
+        // SAFETY: the hook gets back the Arc leaked here, exactly once.
+        napi_ok(env, unsafe { sys::napi_add_env_cleanup_hook(env, Some(environment_closing), hook_data) })?;
         // Keep the host alive as long as the environment (the threadsafe function's context).
         Ok(host)
     }
@@ -266,19 +274,40 @@ impl NodeHost {
 
     /// Whether requests are queued for the Node thread.
     pub fn has_pending(&self) -> bool {
-        !self.inbox.lock().unwrap().is_empty()
+        self.inbox.lock().unwrap().as_ref().is_some_and(|q| !q.is_empty())
+    }
+
+    fn pop(&self, sync_only: bool) -> Option<HostRequest> {
+        let mut inbox = self.inbox.lock().unwrap();
+        let queue = inbox.as_mut()?;
+        let index = if sync_only { queue.iter().position(|r| r.is_sync())? } else { 0 };
+        queue.remove(index)
     }
 
     fn drain(&self) {
         self.wake_scheduled.store(false, Ordering::Release);
-        loop {
-            let request = self.inbox.lock().unwrap().pop_front();
-            match request {
-                Some(request) => self.serve(request),
-                None => break,
-            }
+        while let Some(request) = self.pop(false) {
+            self.serve(request);
         }
     }
+
+    /// The environment is going away: refuse new requests and answer the waiting ones.
+    fn close(&self) {
+        let pending = self.inbox.lock().unwrap().take().unwrap_or_default();
+        for request in pending {
+            refuse(request);
+        }
+        for (_, (reply, _)) in self.node().awaiting.drain() {
+            reply.fill(Err(Thrown::plain(crate::engine::errors::text::DISPOSED_DURING)));
+        }
+    }
+}
+
+unsafe extern "C" fn environment_closing(data: *mut std::ffi::c_void) {
+    // SAFETY: `data` is the Arc leaked in `install`.
+    let host = unsafe { Arc::from_raw(data as *const NodeHost) };
+    host.close();
+    NODE_HOST.with(|h| *h.borrow_mut() = None);
 }
 
 unsafe extern "C" fn wake_callback(env: sys::napi_env, _js_callback: sys::napi_value, _context: *mut std::ffi::c_void, _data: *mut std::ffi::c_void) {
@@ -287,6 +316,13 @@ unsafe extern "C" fn wake_callback(env: sys::napi_env, _js_callback: sys::napi_v
     }
     if let Ok(host) = current() {
         host.drain();
+    }
+}
+
+/// Answers a request the host can no longer serve.
+fn refuse(request: HostRequest) {
+    if let HostRequest::Call { reply: Some(reply), .. } = request {
+        reply.fill(Err(Thrown::plain(crate::engine::errors::text::DISPOSED_DURING)));
     }
 }
 
@@ -304,24 +340,43 @@ impl Host for NodeHost {
     }
 
     fn post(&self, request: HostRequest) {
-        self.inbox.lock().unwrap().push_back(request);
+        let mut inbox = self.inbox.lock().unwrap();
+        let Some(queue) = inbox.as_mut() else {
+            drop(inbox);
+            refuse(request);
+            return;
+        };
+        queue.push_back(request);
         // Wake the Node thread if it waits inside a sync call, and its event loop otherwise.
         self.node_thread.unpark();
         if !self.wake_scheduled.swap(true, Ordering::AcqRel) {
-            // SAFETY: threadsafe functions may be called from any thread.
+            // SAFETY: threadsafe functions may be called from any thread; the inbox lock keeps
+            // `close` (which runs before the function is freed) from happening meanwhile.
             unsafe { sys::napi_call_threadsafe_function(self.tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
         }
     }
 
-    fn serve_one(&self) -> bool {
-        let request = {
-            let mut inbox = self.inbox.lock().unwrap();
-            match inbox.iter().position(|r| r.is_sync()) {
-                Some(i) => inbox.remove(i),
-                None => None,
+    /// A terminated worker keeps its thread inside our call; Node then refuses every call that
+    /// could run JS ("pending exception", or "cannot run JS", with no exception pending). That is
+    /// the sign to stop the isolate running on this thread.
+    fn is_ending(&self) -> bool {
+        let env = self.env();
+        let mut global = ptr::null_mut();
+        let mut value = ptr::null_mut();
+        let mut pending = false;
+        // SAFETY: Node-API calls on the Node thread, inside the native call that runs the isolate.
+        unsafe {
+            if sys::napi_get_global(env, &mut global) != sys::Status::napi_ok {
+                return false;
             }
-        };
-        match request {
+            let status = sys::napi_get_named_property(env, global, c"undefined".as_ptr(), &mut value);
+            sys::napi_is_exception_pending(env, &mut pending);
+            (status == sys::Status::napi_pending_exception || status == sys::Status::napi_cannot_run_js) && !pending
+        }
+    }
+
+    fn serve_one(&self) -> bool {
+        match self.pop(true) {
             Some(request) => {
                 self.serve(request);
                 true

@@ -17,6 +17,10 @@ pub(crate) fn napi_ok(env: sys::napi_env, status: sys::napi_status) -> napi::Res
         return Ok(());
     }
     let _ = env;
+    if status == sys::Status::napi_pending_exception {
+        // The JS exception stays pending: napi-rs rethrows it as is, or a caller takes it.
+        return Err(napi::Error::new(napi::Status::PendingException, ""));
+    }
     Err(napi::Error::new(napi::Status::from(status), "Node-API call failed"))
 }
 

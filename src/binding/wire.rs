@@ -15,21 +15,46 @@ use super::Raw;
 
 #[napi]
 pub struct Wire {
-    inner: Option<Transfer>,
+    inner: std::cell::RefCell<Option<Transfer>>,
+    /// Whether this is the marker of `copyInto()` (for the single-use error text).
+    copy_marker: bool,
+    /// A marker made with `release: true`: it may be handed over once.
+    single_use: bool,
 }
 
 impl Wire {
     pub fn new(inner: Transfer) -> Self {
-        Wire { inner: Some(inner) }
+        Wire { inner: std::cell::RefCell::new(Some(inner)), copy_marker: false, single_use: false }
     }
 
-    /// The value this wire carries, for handing to an operation.
+    fn marker(inner: Transfer, copy_marker: bool, single_use: bool) -> Self {
+        Wire { inner: std::cell::RefCell::new(Some(inner)), copy_marker, single_use }
+    }
+
+    /// The value this wire carries, for handing to an operation (a single-use marker is spent).
     pub fn transfer(&self) -> napi::Result<Transfer> {
-        self.inner.clone().ok_or_else(|| napi::Error::from_reason(text::REFERENCE_RELEASED))
+        let mut slot = self.inner.borrow_mut();
+        match slot.clone() {
+            Some(t) => {
+                if self.single_use {
+                    *slot = None;
+                }
+                Ok(t)
+            }
+            None if self.single_use => Err(napi::Error::from_reason(match self.kind_of_marker() {
+                true => "The return value of `copyInto()` should only be used once",
+                false => "The return value of `derefInto()` should only be used once",
+            })),
+            None => Err(napi::Error::from_reason(text::REFERENCE_RELEASED)),
+        }
+    }
+
+    fn kind_of_marker(&self) -> bool {
+        self.copy_marker
     }
 
     fn handle(&self, env: &Env) -> napi::Result<std::sync::Arc<RefHandle>> {
-        match &self.inner {
+        match &*self.inner.borrow() {
             Some(Transfer::Reference(h)) | Some(Transfer::Function(h)) => Ok(h.clone()),
             _ => Err(throw(env.raw(), &Thrown::plain(text::REFERENCE_RELEASED))),
         }
@@ -41,7 +66,7 @@ impl Wire {
     /// `typeof` of the referenced value (`null` for null).
     #[napi(getter, js_name = "typeof")]
     pub fn type_of(&self) -> Option<String> {
-        match &self.inner {
+        match &*self.inner.borrow() {
             Some(Transfer::Reference(h)) | Some(Transfer::Function(h)) => Some(h.type_of.to_string()),
             Some(Transfer::HostReference(r)) | Some(Transfer::HostFunction(r, _)) => Some(r.type_of.to_string()),
             _ => None,
@@ -50,12 +75,12 @@ impl Wire {
 
     #[napi(getter)]
     pub fn released(&self) -> bool {
-        self.inner.is_none()
+        self.inner.borrow().is_none()
     }
 
     #[napi]
-    pub fn release(&mut self) {
-        self.inner = None;
+    pub fn release(&self) {
+        *self.inner.borrow_mut() = None;
     }
 
     /// The carried value, materialised in the host (`externalCopy.copy()`).
@@ -70,9 +95,9 @@ impl Wire {
 
     /// The marker of `externalCopy.copyInto()`: a fresh copy wherever it lands.
     #[napi]
-    pub fn copy_into(&self) -> napi::Result<Wire> {
+    pub fn copy_into(&self, release: bool) -> napi::Result<Wire> {
         match self.transfer()? {
-            Transfer::ExternalCopy(bytes) | Transfer::Copy(bytes) => Ok(Wire::new(Transfer::Copy(bytes))),
+            Transfer::ExternalCopy(bytes) | Transfer::Copy(bytes) => Ok(Wire::marker(Transfer::Copy(bytes), true, release)),
             _ => Err(napi::Error::from_reason("not a copy")),
         }
     }
@@ -80,7 +105,7 @@ impl Wire {
     /// Bytes held by an ExternalCopy.
     #[napi(getter)]
     pub fn byte_length(&self) -> f64 {
-        match &self.inner {
+        match &*self.inner.borrow() {
             Some(Transfer::ExternalCopy(bytes)) | Some(Transfer::Copy(bytes)) => bytes.len() as f64,
             _ => 0.0,
         }
@@ -88,14 +113,20 @@ impl Wire {
 
     /// The marker that becomes the referenced value in its own isolate.
     #[napi]
-    pub fn deref_into(&self, env: Env) -> napi::Result<Wire> {
-        Ok(Wire::new(Transfer::Deref(self.handle(&env)?)))
+    pub fn deref_into(&self, env: Env, release: bool) -> napi::Result<Wire> {
+        let marker = match &*self.inner.borrow() {
+            Some(Transfer::HostReference(r)) | Some(Transfer::HostFunction(r, _)) => Transfer::HostDeref(r.clone()),
+            _ => Transfer::Deref(self.handle(&env)?),
+        };
+        Ok(Wire::marker(marker, false, release))
     }
 
     #[napi]
     #[allow(clippy::too_many_arguments)]
-    pub fn get(&self, env: Env, mode: u32, key: Raw, timeout: f64, transfer: u32, promise: bool, inherit: bool, accessors: bool) -> napi::Result<Raw> {
+    pub fn get(&self, env: Env, mode: u32, key: Raw, timeout: f64, transfer: u32, promise: bool, accessors: bool) -> napi::Result<Raw> {
         let handle = self.handle(&env)?;
+        // Inherited properties only for a Reference made with `unsafeInherit`, as in isolated-vm.
+        let inherit = handle.inherit;
         let key = from_js(env.raw(), key.0)?;
         let options = run_options(timeout, transfer, promise);
         let id = handle.id;

@@ -89,4 +89,8 @@ pub trait Host: Send + Sync {
     fn post(&self, request: HostRequest);
     /// On the host thread, inside a synchronous wait: serves one queued synchronous request.
     fn serve_one(&self) -> bool;
+    /// On the host thread: whether the host is shutting down, so code it runs must stop.
+    fn is_ending(&self) -> bool {
+        false
+    }
 }

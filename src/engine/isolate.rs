@@ -105,6 +105,8 @@ impl Isolate {
     /// Creates an isolate whose runtime is built right here, on the calling thread.
     pub fn new(memory_limit: usize, host: Arc<dyn Host>) -> Result<Arc<Isolate>, String> {
         let limits = Limits::new(memory_limit);
+        let probe_host = host.clone();
+        limits.set_probe(Box::new(move || probe_host.is_host_thread() && probe_host.is_ending()));
         let state = IsolateState::new(limits.clone())?;
         Ok(Arc::new_cyclic(|me| Isolate {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -231,6 +233,23 @@ impl Isolate {
     /// Runs `job` as part of queued (asynchronous) work, from inside a task of `run_async`.
     pub fn execute_async<R>(self: &Arc<Self>, job: impl FnOnce(&Arc<Isolate>) -> Result<R, Thrown>) -> Result<R, Thrown> {
         self.execute(false, job)
+    }
+
+    /// Runs the next queued task of this isolate right here, inside the current one: what a
+    /// call waiting for a promise does, since only later work can settle it. False when none.
+    pub fn run_next_task(self: &Arc<Self>) -> bool {
+        match self.pop_task(false) {
+            Some(task) => {
+                self.run_task(task);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits until work is queued for this isolate or `give_up()` says to stop waiting.
+    pub fn wait_for_work(&self, mut give_up: impl FnMut() -> bool) {
+        wait_until(|| self.queued.load(Ordering::Acquire) > 0 || give_up(), serve_current_thread);
     }
 
     /// Runs `job` now and returns its result, blocking the calling thread.
@@ -397,10 +416,15 @@ impl Isolate {
 
     /// Holds `value` for a Reference; only while this thread is inside the isolate.
     pub fn new_handle<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> Arc<RefHandle> {
+        self.new_handle_with(ctx, value, false)
+    }
+
+    /// Holds `value` for a Reference; `inherit` is the constructor's `unsafeInherit`.
+    pub fn new_handle_with<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>, inherit: bool) -> Arc<RefHandle> {
         let type_of = transfer::type_of(&value);
         let id = self.state().hold(ctx, value);
         self.retain_host_handle();
-        Arc::new(RefHandle { isolate: self.me.upgrade().expect("isolate alive"), id, type_of })
+        Arc::new(RefHandle { isolate: self.me.upgrade().expect("isolate alive"), id, type_of, inherit })
     }
 
     /// Releases a held value, now if this thread may, otherwise in the isolate's queue.

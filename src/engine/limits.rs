@@ -30,8 +30,17 @@ pub enum Stop {
     MemoryLimit = 3,
 }
 
+/// Asks the host whether the code should stop for a reason only it knows (its environment is
+/// shutting down, e.g. a terminated worker thread).
+pub type HostProbe = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// How often the interrupt handler asks the host probe.
+const PROBE_EVERY_NS: u64 = 10_000_000;
+
 pub struct Limits {
     pub memory_limit: usize,
+    probe: OnceLock<HostProbe>,
+    last_probe: AtomicU64,
     allocated: AtomicUsize,
     out_of_memory: AtomicBool,
     terminated: AtomicBool,
@@ -49,6 +58,8 @@ impl Limits {
     pub fn new(memory_limit: usize) -> Arc<Self> {
         Arc::new(Limits {
             memory_limit,
+            probe: OnceLock::new(),
+            last_probe: AtomicU64::new(0),
             allocated: AtomicUsize::new(0),
             out_of_memory: AtomicBool::new(false),
             terminated: AtomicBool::new(false),
@@ -105,8 +116,26 @@ impl Limits {
         result
     }
 
+    pub fn set_probe(&self, probe: HostProbe) {
+        let _ = self.probe.set(probe);
+    }
+
+    /// Asks the host probe, at most every `PROBE_EVERY_NS`; a yes terminates the code.
+    fn probe_host(&self) {
+        let Some(probe) = self.probe.get() else { return };
+        let now = now_ns();
+        if now.saturating_sub(self.last_probe.load(Ordering::Relaxed)) < PROBE_EVERY_NS {
+            return;
+        }
+        self.last_probe.store(now, Ordering::Relaxed);
+        if probe() {
+            self.terminate();
+        }
+    }
+
     /// The interrupt handler's question: should the running code stop now?
     pub fn should_stop(&self) -> bool {
+        self.probe_host();
         let stop = if self.out_of_memory() {
             Stop::MemoryLimit
         } else if self.terminated() {

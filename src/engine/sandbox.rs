@@ -116,6 +116,8 @@ pub fn callable<'js>(ctx: &Ctx<'js>, target: Target, mode: CallMode) -> Result<V
             let copy = |v: &Value<'js>| transfer::export_copy(&ctx, v).map_err(|e| clone_error(&ctx, e));
             let this = if this.0.is_undefined() || this.0.is_object() { Transfer::Undefined } else { copy(&this.0)? };
             let args = args.0.iter().map(copy).collect::<Result<Vec<_>, _>>()?;
+            // As in isolated-vm, the result is copied as it is (an async Callback does not await a
+            // promise its function returns).
             Ok(Prepared { target: target.clone(), op: Op::Apply { this, args }, options: RunOptions { mode: Mode::Copy, ..Default::default() } })
         })();
         let spelling = match mode {
@@ -191,6 +193,8 @@ fn perform(prepared: Prepared, mode: CallMode) -> Result<Transfer, Thrown> {
                 Op::Copy => HostOp::Copy,
             };
             let isolate = Isolate::current().ok_or_else(|| Thrown::plain("no isolate"))?;
+            // `result: { promise: true }` on a host function means: wait for its promise.
+            let mode = if options.promise && matches!(op, HostOp::Apply { .. }) && mode == CallMode::Sync { CallMode::SyncPromise } else { mode };
             isolate.call_host(HostCall { target, op, result: options.mode }, mode)
         }
     }
@@ -350,9 +354,10 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
                     let (mode, promise) = transfer_mode(&options_object(Some(&arg(1))))?;
                     let options = options_object(Some(&arg(1)));
                     let key = transfer::export(ctx, &isolate, arg(0), Mode::Plain, transfer::Fallback::Throw)?;
+                    let inherit = matches!(&target, Target::Isolate(h) if h.inherit);
                     Prepared {
                         target,
-                        op: Op::Get { key, inherit: flag(&options, "unsafeInherit"), accessors: flag(&options, "accessors") },
+                        op: Op::Get { key, inherit, accessors: flag(&options, "accessors") },
                         options: RunOptions { mode, promise, timeout_ms: timeout(&options)? },
                     }
                 }
@@ -421,7 +426,10 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
 fn make<'js>(ctx: &Ctx<'js>, kind: &str, value: Value<'js>, options: Option<Object<'js>>) -> Result<Value<'js>, Thrown> {
     let isolate = Isolate::current().ok_or_else(|| Thrown::plain("no isolate"))?;
     match kind {
-        "reference" => wrap(ctx, Kind::Reference, Transfer::Reference(isolate.new_handle(ctx, value)), false),
+        "reference" => {
+            let inherit = flag(&options, "unsafeInherit");
+            wrap(ctx, Kind::Reference, Transfer::Reference(isolate.new_handle_with(ctx, value, inherit)), false)
+        }
         "externalCopy" => {
             let options = &options;
             let bytes = v8_wire::write(ctx, &value).map_err(|e| clone_error(ctx, e))?;

@@ -380,13 +380,31 @@ impl IsolateState {
         Some(errors::capture(ctx, reason))
     }
 
-    /// Settles a promise result when `promise: true`: runs microtasks, then takes the outcome.
-    fn settle<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> Result<Value<'js>, Thrown> {
+    /// Settles a promise result when `promise: true`: runs microtasks and, while the promise is
+    /// still pending, the isolate's later queued work (async callbacks settle promises that way),
+    /// then takes the outcome. The timeout and disposal still apply.
+    fn settle<'js>(&self, isolate: &Arc<Isolate>, ctx: &Ctx<'js>, value: Value<'js>) -> Result<Value<'js>, Thrown> {
         let Some(promise) = value.as_promise() else {
             return Ok(value);
         };
-        self.drain_jobs()?;
         use rquickjs::promise::PromiseState;
+        loop {
+            self.drain_jobs()?;
+            if promise.state() != PromiseState::Pending {
+                break;
+            }
+            if isolate.run_next_task() {
+                continue;
+            }
+            if self.limits.pending_stop() != Stop::None || self.deadline_passed() {
+                // Let the interrupt handler report it: run a no-op job check once more.
+                return Err(self.stopped_while_waiting());
+            }
+            if isolate.host.is_host_thread() {
+                break; // nothing can settle it while the host thread is held here
+            }
+            isolate.wait_for_work(|| self.limits.pending_stop() != Stop::None || self.deadline_passed());
+        }
         match promise.state() {
             PromiseState::Resolved => Ok(promise.result::<Value>().and_then(|r| r.ok()).unwrap_or_else(|| Value::new_undefined(ctx.clone()))),
             PromiseState::Rejected => {
@@ -402,6 +420,20 @@ impl IsolateState {
             PromiseState::Pending => Err(Thrown::plain(
                 "The promise did not settle: it waits on something only the host can do, which cannot happen while this call holds the isolate",
             )),
+        }
+    }
+
+    fn deadline_passed(&self) -> bool {
+        let deadline = self.limits.deadline();
+        deadline != u64::MAX && super::limits::now_ns() >= deadline
+    }
+
+    /// The error for a wait on a promise that ended because of a stop.
+    fn stopped_while_waiting(&self) -> Thrown {
+        match self.limits.pending_stop() {
+            Stop::MemoryLimit => Thrown::plain(text::MEMORY_LIMIT),
+            Stop::Disposed => Thrown::plain(text::DISPOSED_DURING),
+            _ => Thrown::plain(text::TIMEOUT),
         }
     }
 
@@ -549,7 +581,7 @@ impl IsolateState {
     ) -> Result<Transfer, Thrown> {
         self.guarded(ctx, options.timeout_ms, || {
             let value = body()?;
-            let value = if options.promise { self.settle(ctx, value)? } else { value };
+            let value = if options.promise { self.settle(isolate, ctx, value)? } else { value };
             self.finish(isolate, ctx, value, options, fallback)
         })
     }
@@ -570,7 +602,7 @@ impl IsolateState {
                     }
                 }
                 let value: Value = object.get(key).map_err(|_| js_error(&ctx))?;
-                let value = if options.promise { self.settle(&ctx, value)? } else { value };
+                let value = if options.promise { self.settle(isolate, &ctx, value)? } else { value };
                 self.finish(isolate, &ctx, value, options, Fallback::Reference)
             })
         })

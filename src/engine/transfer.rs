@@ -94,6 +94,8 @@ pub struct RefHandle {
     pub id: u32,
     /// `typeof` of the value, with `null` for null (isolated-vm's `Reference.typeof`).
     pub type_of: &'static str,
+    /// Made with `unsafeInherit`: `get` also reads inherited properties.
+    pub inherit: bool,
 }
 
 impl std::fmt::Debug for RefHandle {
@@ -168,6 +170,10 @@ pub fn export_copy<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Transfer, 
     if let Some(p) = primitive(value) {
         return Ok(p);
     }
+    if value.is_symbol() {
+        // isolated-vm checks the top-level value before cloning it.
+        return Err(CloneError::Unsupported);
+    }
     Ok(Transfer::Copy(SharedBytes::copy(v8_wire::write(ctx, value)?)))
 }
 
@@ -175,7 +181,7 @@ pub fn export_copy<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Transfer, 
 pub fn clone_error(ctx: &Ctx, err: CloneError) -> Thrown {
     match err {
         CloneError::Exception => super::errors::capture(ctx, ctx.catch()),
-        CloneError::NotCloneable(_) => Thrown::type_error(err.message()),
+        CloneError::NotCloneable(_) | CloneError::Unsupported => Thrown::type_error(err.message()),
         CloneError::TooDeep => Thrown::error("RangeError", err.message()),
         CloneError::Malformed(_) => Thrown::plain(err.message()),
     }

@@ -59,6 +59,8 @@ pub mod class {
 pub enum CloneError {
     /// `TypeError: <printed value> could not be cloned.`
     NotCloneable(String),
+    /// A top-level value of a type that is never transferable (a symbol).
+    Unsupported,
     /// A JS exception is pending in the context (a getter threw, or an allocation failed).
     Exception,
     /// Nesting deeper than `MAX_DEPTH`.
@@ -71,6 +73,7 @@ impl CloneError {
     pub fn message(&self) -> String {
         match self {
             CloneError::NotCloneable(printed) => format!("{printed} could not be cloned."),
+            CloneError::Unsupported => "Unsupported type".into(),
             CloneError::Exception => "exception while cloning".into(),
             CloneError::TooDeep => "Maximum call stack size exceeded".into(),
             CloneError::Malformed(why) => format!("Unable to deserialize cloned data: {why}"),
