@@ -24,8 +24,15 @@ class NativeModule {
   }
 }
 
+/** isolated-vm's `lib`: small helpers that isolated-vm also offers inside isolates. */
+const lib = {
+  hrtime: (previous) => process.hrtime(previous),
+  // V8 private symbols do not exist outside V8; an ordinary unique symbol is the closest thing.
+  privateSymbol: (name) => Symbol(name),
+}
+
 Isolate.createSnapshot = function () {
   throw notSupported('Isolate.createSnapshot')
 }
 
-module.exports = { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, NativeModule }
+module.exports = { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, NativeModule, lib }

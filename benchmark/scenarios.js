@@ -28,6 +28,15 @@ function rssPerInstance(n, make) {
   return { value: (after - before) / 1024 / n, unit: 'KiB', keep }
 }
 
+/** About 0.5 MB of records mixing strings, numbers, booleans, nesting, arrays and dates. */
+function mixedObject() {
+  const records = []
+  for (let i = 0; records.length < 3400; i++) {
+    records.push({ id: i, name: `item-${i}`, price: i * 1.25, active: i % 3 === 0, tags: ['a', 'b', String(i % 7)], when: new Date(i * 1000), nested: { depth: { value: i } } })
+  }
+  return { records, meta: { count: records.length, title: 'mixed' } }
+}
+
 const ivmApi = (body) => ({ 'isolated-quickjs': body, 'isolated-vm': body })
 
 const scenarios = {
@@ -73,6 +82,70 @@ const scenarios = {
         handle.dispose()
       })
     },
+  },
+  'host → isolate applySync (small function)': {
+    ...ivmApi((ivm) => {
+      const context = new ivm.Isolate().createContextSync()
+      const add = context.evalSync('(a, b) => a + b', { reference: true })
+      return perCallSync(50000, () => add.applySync(undefined, [1, 2]))
+    }),
+    'quickjs-emscripten': (QuickJS) => {
+      const context = QuickJS.newContext()
+      const add = context.unwrapResult(context.evalCode('(a, b) => a + b'))
+      return perCallSync(50000, () => {
+        const a = context.newNumber(1)
+        const b = context.newNumber(2)
+        const r = context.unwrapResult(context.callFunction(add, context.undefined, a, b))
+        context.getNumber(r)
+        r.dispose()
+        a.dispose()
+        b.dispose()
+      })
+    },
+  },
+  'isolate → host sync callback': {
+    ...ivmApi((ivm) => {
+      const context = new ivm.Isolate().createContextSync()
+      context.global.setSync('cb', (x) => x + 1)
+      const n = 20000
+      const loop = context.evalSync(`(function () { let s = 0; for (let i = 0; i < ${n}; i++) s = cb(s); return s })`, { reference: true })
+      loop.applySync(undefined, [])
+      const start = process.hrtime.bigint()
+      loop.applySync(undefined, [])
+      return { value: Number(process.hrtime.bigint() - start) / 1e3 / n, unit: 'µs' }
+    }),
+    'quickjs-emscripten': (QuickJS) => {
+      const context = QuickJS.newContext()
+      const cb = context.newFunction('cb', (x) => context.newNumber(context.getNumber(x) + 1))
+      context.setProp(context.global, 'cb', cb)
+      cb.dispose()
+      const n = 20000
+      const code = `let s = 0; for (let i = 0; i < ${n}; i++) s = cb(s); s`
+      context.unwrapResult(context.evalCode(code)).dispose()
+      const start = process.hrtime.bigint()
+      context.unwrapResult(context.evalCode(code)).dispose()
+      return { value: Number(process.hrtime.bigint() - start) / 1e3 / n, unit: 'µs' }
+    },
+  },
+  'copy in, 0.5 MB mixed object (MB/s)': {
+    ...ivmApi((ivm) => {
+      const value = mixedObject()
+      const bytes = JSON.stringify(value).length / 1e6
+      const context = new ivm.Isolate().createContextSync()
+      const set = context.evalSync('(v) => { globalThis.v = v }', { reference: true })
+      const r = perCallSync(30, () => set.applySync(undefined, [new ivm.ExternalCopy(value).copyInto()]))
+      return { value: bytes / (r.value / 1e6), unit: 'MB/s' }
+    }),
+  },
+  'copy out, 0.5 MB mixed object (MB/s)': {
+    ...ivmApi((ivm) => {
+      const value = mixedObject()
+      const bytes = JSON.stringify(value).length / 1e6
+      const context = new ivm.Isolate().createContextSync()
+      context.global.setSync('v', value, { copy: true })
+      const r = perCallSync(30, () => context.evalSync('v', { copy: true }))
+      return { value: bytes / (r.value / 1e6), unit: 'MB/s' }
+    }),
   },
   "await eval('1+1')": {
     ...ivmApi(async (ivm) => {

@@ -22,6 +22,7 @@ use super::Raw;
 
 pub const SYNC: u32 = 0;
 pub const ASYNC: u32 = 1;
+#[allow(dead_code)] // the third spelling: any mode other than SYNC and ASYNC
 pub const IGNORED: u32 = 2;
 
 /// How long an async call waits on the Node thread for a quick answer before it returns.

@@ -313,7 +313,6 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
         return Ok(undefined());
     }
     let transfer = transfer.ok_or_else(|| Thrown::plain(released_text(kind)))?;
-    let options = options_object(args.last());
     match (kind, name) {
         (Kind::Reference, "typeof") => {
             let t = match &transfer {

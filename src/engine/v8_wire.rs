@@ -229,18 +229,54 @@ fn owned<'js>(ctx: &Ctx<'js>, v: qjs::JSValue) -> Result<Value<'js>> {
 // Writing
 
 pub fn write<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Vec<u8>> {
-    let mut w = Writer { ctx: ctx.clone(), out: Vec::with_capacity(64), ids: HashMap::new(), depth: 0, stack_base: stack_position() };
+    let mut w = Writer {
+        ctx: ctx.clone(),
+        out: Vec::with_capacity(64),
+        ids: FastMap::default(),
+        keys: FastMap::default(),
+        get_time: None,
+        depth: 0,
+        stack_base: stack_position(),
+    };
     w.out.push(tag::VERSION);
     w.out.push(VERSION);
     w.value(value)?;
-    Ok(w.out)
+    Ok(std::mem::take(&mut w.out))
 }
+
+/// Hashes object addresses: identity keys need no DoS-resistant hashing, and SipHash showed in
+/// profiles of large copies.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ *b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<AddressHasher>>;
 
 struct Writer<'js> {
     ctx: Ctx<'js>,
     out: Vec<u8>,
     /// Object identity (the QuickJS object pointer) to the id V8 gives it: its write order.
-    ids: HashMap<usize, u32>,
+    ids: FastMap<usize, u32>,
+    /// Property keys already written once, as their encoded bytes (objects of one shape repeat them).
+    keys: FastMap<qjs::JSAtom, Vec<u8>>,
+    /// `Date.prototype.getTime`, looked up once per copy.
+    get_time: Option<Value<'js>>,
     depth: usize,
     stack_base: usize,
 }
@@ -292,9 +328,32 @@ impl<'js> Writer<'js> {
     }
 
     fn string(&mut self, value: &Value<'js>) -> Result<()> {
-        let units = string_units(&self.ctx, value)?;
-        self.string_units(&units);
+        let raw = self.ctx.as_raw().as_ptr();
+        let mut len = 0usize;
+        // SAFETY: CESU-8 text of a live string (ASCII strings come straight from QuickJS's own
+        // buffer); it is copied or decoded before being freed.
+        unsafe {
+            let ptr = qjs::JS_ToCStringLen2(raw, &mut len as *mut usize as _, value.as_raw(), true);
+            if ptr.is_null() {
+                return Err(CloneError::Exception);
+            }
+            let bytes = std::slice::from_raw_parts(ptr as *const u8, len);
+            self.cesu8(bytes);
+            qjs::JS_FreeCString(raw, ptr);
+        }
         Ok(())
+    }
+
+    /// Writes text given as CESU-8 (every UTF-16 unit as its own 1–3 byte sequence).
+    fn cesu8(&mut self, bytes: &[u8]) {
+        if bytes.is_ascii() {
+            self.out.push(tag::ONE_BYTE_STRING);
+            self.varint(bytes.len() as u64);
+            self.out.extend_from_slice(bytes);
+            return;
+        }
+        let units = cesu8_units(bytes);
+        self.string_units(&units);
     }
 
     fn bigint_payload(&mut self, value: &Value<'js>) -> Result<()> {
@@ -373,7 +432,14 @@ impl<'js> Writer<'js> {
             class::ARRAY => self.array(value),
             class::DATE => {
                 self.out.push(tag::DATE);
-                let t = call_method(&ctx, value, "getTime", ())?;
+                if self.get_time.is_none() {
+                    let date: rquickjs::Object = ctx.globals().get("Date").map_err(|_| CloneError::Exception)?;
+                    let proto: rquickjs::Object = date.get("prototype").map_err(|_| CloneError::Exception)?;
+                    self.get_time = Some(proto.get("getTime").map_err(|_| CloneError::Exception)?);
+                }
+                let get_time = self.get_time.as_ref().unwrap();
+                // SAFETY: calls getTime on the Date; the result is owned and wrapped at once.
+                let t = owned(&ctx, unsafe { qjs::JS_Call(ctx.as_raw().as_ptr(), get_time.as_raw(), value.as_raw(), 0, std::ptr::null_mut()) })?;
                 self.double(t.as_number().unwrap_or(f64::NAN));
                 Ok(())
             }
@@ -492,22 +558,22 @@ impl<'js> Writer<'js> {
     }
 
     fn array(&mut self, value: &Value<'js>) -> Result<()> {
-        let ctx = self.ctx.clone();
-        let arr = value.as_array().ok_or(CloneError::Exception)?;
-        let length = arr.len();
-        let keys = own_enumerable_keys(&ctx, value)?;
-        let index_count = keys.iter().filter(|k| k.index.is_some()).count();
+        let keys = OwnKeys::of(&self.ctx, value)?;
+        let length = value.as_array().ok_or(CloneError::Exception)?.len();
+        let index_count = keys.atoms().filter(|a| atom_index(*a).is_some()).count();
+        let raw = self.ctx.as_raw().as_ptr();
         if index_count == length {
             // Dense: every element present.
             self.out.push(tag::BEGIN_DENSE_ARRAY);
             self.varint(length as u64);
             for i in 0..length {
-                let v = arr.get::<Value>(i).map_err(|_| CloneError::Exception)?;
+                // SAFETY: an owned result, wrapped at once.
+                let v = owned(&self.ctx, unsafe { qjs::JS_GetPropertyUint32(raw, value.as_raw(), i as u32) })?;
                 self.value(&v)?;
             }
             let mut count = 0;
-            for key in keys.iter().filter(|k| k.index.is_none()) {
-                self.key_value(value, key)?;
+            for atom in keys.atoms().filter(|a| atom_index(*a).is_none()) {
+                self.key_value(value, atom)?;
                 count += 1;
             }
             self.out.push(tag::END_DENSE_ARRAY);
@@ -517,8 +583,8 @@ impl<'js> Writer<'js> {
             self.out.push(tag::BEGIN_SPARSE_ARRAY);
             self.varint(length as u64);
             let mut count = 0;
-            for key in &keys {
-                self.key_value(value, key)?;
+            for atom in keys.atoms() {
+                self.key_value(value, atom)?;
                 count += 1;
             }
             self.out.push(tag::END_SPARSE_ARRAY);
@@ -528,30 +594,119 @@ impl<'js> Writer<'js> {
         Ok(())
     }
 
-    fn key_value(&mut self, object: &Value<'js>, key: &Key<'js>) -> Result<()> {
-        match key.index {
+    fn key_value(&mut self, object: &Value<'js>, atom: qjs::JSAtom) -> Result<()> {
+        let raw = self.ctx.as_raw().as_ptr();
+        match atom_index(atom) {
             Some(i) if i < (1 << 30) => {
                 self.out.push(tag::INT32);
                 let i = i as i32;
                 self.varint(((i << 1) ^ (i >> 31)) as u32 as u64);
             }
-            Some(i) => {
-                self.out.push(tag::DOUBLE);
-                self.double(i as f64);
+            _ if self.keys.contains_key(&atom) => {
+                let encoded = &self.keys[&atom];
+                self.out.extend_from_slice(encoded);
             }
-            None => self.string(&key.name)?,
+            _ => {
+                let start = self.out.len();
+                let mut len = 0usize;
+                // SAFETY: the key's text is copied before it is freed.
+                unsafe {
+                    let ptr = qjs::JS_AtomToCStringLen(raw, &mut len as *mut usize as _, atom);
+                    if ptr.is_null() {
+                        return Err(CloneError::Exception);
+                    }
+                    let bytes = std::slice::from_raw_parts(ptr as *const u8, len);
+                    if bytes.is_ascii() {
+                        self.cesu8(bytes);
+                    } else {
+                        // Keys come as UTF-8 here; re-encode through UTF-16.
+                        let units: Vec<u16> = String::from_utf8_lossy(bytes).encode_utf16().collect();
+                        self.string_units(&units);
+                    }
+                    qjs::JS_FreeCString(raw, ptr);
+                }
+                // Two-byte strings depend on alignment (padding), so only one-byte keys are reused.
+                if self.out[start] == tag::ONE_BYTE_STRING && self.keys.len() < 4096 {
+                    // SAFETY: the atom stays alive (in the object's key table) while we keep it; we
+                    // take our own reference for the cache, released in `Drop for Writer`.
+                    let atom = unsafe { qjs::JS_DupAtom(raw, atom) };
+                    self.keys.insert(atom, self.out[start..].to_vec());
+                }
+            }
         }
-        let v = get_atom(&self.ctx, object, &key.name)?;
+        // SAFETY: an owned result, wrapped at once.
+        let v = owned(&self.ctx, unsafe { qjs::JS_GetProperty(raw, object.as_raw(), atom) })?;
         self.value(&v)
     }
 
     fn properties(&mut self, value: &Value<'js>, _: bool) -> Result<u64> {
-        let keys = own_enumerable_keys(&self.ctx, value)?;
-        for key in &keys {
-            self.key_value(value, key)?;
+        let keys = OwnKeys::of(&self.ctx, value)?;
+        let mut count = 0;
+        for atom in keys.atoms() {
+            self.key_value(value, atom)?;
+            count += 1;
         }
-        Ok(keys.len() as u64)
+        Ok(count)
     }
+}
+
+/// QuickJS stores array indexes below 2^31 as tagged-integer atoms.
+fn atom_index(atom: qjs::JSAtom) -> Option<u32> {
+    const TAG_INT: u32 = 1 << 31;
+    (atom & TAG_INT != 0).then_some(atom & !TAG_INT)
+}
+
+/// The own enumerable string keys of an object, as QuickJS atoms (freed on drop).
+struct OwnKeys<'js> {
+    ctx: Ctx<'js>,
+    tab: *mut qjs::JSPropertyEnum,
+    len: u32,
+}
+
+impl<'js> OwnKeys<'js> {
+    fn of(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Self> {
+        let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
+        let mut len: u32 = 0;
+        let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as i32;
+        // SAFETY: standard enumeration; the table is freed in `drop`.
+        if unsafe { qjs::JS_GetOwnPropertyNames(ctx.as_raw().as_ptr(), &mut tab, &mut len, value.as_raw(), flags) } < 0 {
+            return Err(CloneError::Exception);
+        }
+        Ok(OwnKeys { ctx: ctx.clone(), tab, len })
+    }
+
+    fn atoms(&self) -> impl Iterator<Item = qjs::JSAtom> + use<'_, 'js> {
+        // SAFETY: `tab` holds `len` entries until drop.
+        (0..self.len as usize).map(move |i| unsafe { (*self.tab.add(i)).atom })
+    }
+}
+
+impl Drop for OwnKeys<'_> {
+    fn drop(&mut self) {
+        // SAFETY: frees the table and its atoms exactly once.
+        unsafe { qjs::JS_FreePropertyEnum(self.ctx.as_raw().as_ptr(), self.tab, self.len) };
+    }
+}
+
+/// UTF-16 units of CESU-8 text (as QuickJS writes it with `cesu8`: no 4-byte sequences).
+fn cesu8_units(bytes: &[u8]) -> Vec<u16> {
+    let mut units = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (unit, width) = if b < 0x80 {
+            (b as u16, 1)
+        } else if b & 0xE0 == 0xC0 && i + 1 < bytes.len() {
+            ((((b & 0x1F) as u16) << 6) | (bytes[i + 1] & 0x3F) as u16, 2)
+        } else if b & 0xF0 == 0xE0 && i + 2 < bytes.len() {
+            ((((b & 0x0F) as u16) << 12) | (((bytes[i + 1] & 0x3F) as u16) << 6) | (bytes[i + 2] & 0x3F) as u16, 3)
+        } else {
+            (0xFFFD, 1)
+        };
+        units.push(unit);
+        i += width;
+    }
+    units
 }
 
 /// A bigint's sign and little-endian magnitude bytes (no trailing zero bytes).
@@ -597,6 +752,16 @@ pub fn bigint_from_parts<'js>(ctx: &Ctx<'js>, negative: bool, magnitude: &[u8]) 
     negate.call((magnitude,)).map_err(|_| CloneError::Exception)
 }
 
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        let raw = self.ctx.as_raw().as_ptr();
+        for atom in self.keys.keys() {
+            // SAFETY: releases the references taken when the keys were cached.
+            unsafe { qjs::JS_FreeAtom(raw, *atom) };
+        }
+    }
+}
+
 fn varint_len(mut n: u64) -> usize {
     let mut len = 1;
     while n >= 0x80 {
@@ -639,61 +804,10 @@ fn regexp_flags(bits: u64) -> String {
         .collect()
 }
 
-/// An own enumerable string-keyed property, with its array index when it is one.
-struct Key<'js> {
-    name: Value<'js>,
-    index: Option<u32>,
-}
-
-fn own_enumerable_keys<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Vec<Key<'js>>> {
-    let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
-    let mut len: u32 = 0;
-    let raw = ctx.as_raw().as_ptr();
-    // SAFETY: standard QuickJS enumeration; every atom is freed with the table below.
-    unsafe {
-        let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as i32;
-        if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut len, value.as_raw(), flags) < 0 {
-            return Err(CloneError::Exception);
-        }
-        let mut keys = Vec::with_capacity(len as usize);
-        let mut failed = false;
-        for i in 0..len as usize {
-            let atom = (*tab.add(i)).atom;
-            let name = qjs::JS_AtomToString(raw, atom);
-            if qjs::JS_VALUE_GET_TAG(name) == qjs::JS_TAG_EXCEPTION {
-                failed = true;
-                break;
-            }
-            let name = Value::from_raw(ctx.clone(), name);
-            let index = name.as_string().and_then(|s| s.to_string().ok()).and_then(|s| array_index(&s));
-            keys.push(Key { name, index });
-        }
-        qjs::JS_FreePropertyEnum(raw, tab, len);
-        if failed {
-            return Err(CloneError::Exception);
-        }
-        Ok(keys)
-    }
-}
-
-fn array_index(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || (s.len() > 1 && s.starts_with('0')) {
-        return None;
-    }
-    let n: u64 = s.parse().ok()?;
-    (n < u32::MAX as u64).then_some(n as u32)
-}
-
 fn get<'js>(ctx: &Ctx<'js>, object: &Value<'js>, name: &str) -> Result<Value<'js>> {
     let obj = object.as_object().ok_or(CloneError::Exception)?;
     let _ = ctx;
     obj.get::<_, Value>(name).map_err(|_| CloneError::Exception)
-}
-
-fn get_atom<'js>(ctx: &Ctx<'js>, object: &Value<'js>, key: &Value<'js>) -> Result<Value<'js>> {
-    let _ = ctx;
-    let obj = object.as_object().ok_or(CloneError::Exception)?;
-    obj.get::<_, Value>(key.clone()).map_err(|_| CloneError::Exception)
 }
 
 fn own_data<'js>(ctx: &Ctx<'js>, obj: &rquickjs::Object<'js>, name: &str) -> rquickjs::Result<Option<Value<'js>>> {
@@ -1108,17 +1222,77 @@ impl<'a, 'js> Reader<'a, 'js> {
     }
 
     fn properties(&mut self, obj: &rquickjs::Object<'js>, end: u8) -> Result<u64> {
+        let raw = self.ctx.as_raw().as_ptr();
         let mut count = 0;
         loop {
-            if self.peek_tag()? == end {
+            let t = self.peek_tag()?;
+            if t == end {
                 self.pos += 1;
                 return Ok(count);
             }
-            let key = self.value()?;
-            let value = self.value()?;
-            define(&self.ctx, obj, key, value)?;
+            let atom = self.key_atom(t)?;
+            let value = self.value();
+            let value = match value {
+                Ok(v) => v,
+                Err(e) => {
+                    // SAFETY: releases the atom made above.
+                    unsafe { qjs::JS_FreeAtom(raw, atom) };
+                    return Err(e);
+                }
+            };
+            // SAFETY: the value reference goes to QuickJS; the atom is freed after use.
+            let r = unsafe {
+                let r = qjs::JS_DefinePropertyValue(raw, obj.as_raw(), atom, qjs::JS_DupValue(raw, value.as_raw()), qjs::JS_PROP_C_W_E as i32);
+                qjs::JS_FreeAtom(raw, atom);
+                r
+            };
+            if r < 0 {
+                return Err(CloneError::Exception);
+            }
             count += 1;
         }
+    }
+
+    /// A property key as an atom, made straight from the bytes where possible.
+    fn key_atom(&mut self, t: u8) -> Result<qjs::JSAtom> {
+        let raw = self.ctx.as_raw().as_ptr();
+        let atom = match t {
+            tag::ONE_BYTE_STRING | tag::UTF8_STRING => {
+                self.pos += 1;
+                let n = self.length()?;
+                let bytes = self.raw(n)?;
+                if bytes.is_ascii() || t == tag::UTF8_STRING && std::str::from_utf8(bytes).is_ok() {
+                    // SAFETY: ASCII (or checked UTF-8) text; QuickJS copies it.
+                    unsafe { qjs::JS_NewAtomLen(raw, bytes.as_ptr() as _, bytes.len() as _) }
+                } else {
+                    let text: String = bytes.iter().map(|&b| b as char).collect();
+                    // SAFETY: as above.
+                    unsafe { qjs::JS_NewAtomLen(raw, text.as_ptr() as _, text.len() as _) }
+                }
+            }
+            tag::INT32 => {
+                self.pos += 1;
+                let z = self.varint()? as u32;
+                let i = ((z >> 1) as i32) ^ -((z & 1) as i32);
+                if i >= 0 {
+                    // SAFETY: a plain integer atom.
+                    unsafe { qjs::JS_NewAtomUInt32(raw, i as u32) }
+                } else {
+                    let text = i.to_string();
+                    // SAFETY: ASCII text; QuickJS copies it.
+                    unsafe { qjs::JS_NewAtomLen(raw, text.as_ptr() as _, text.len() as _) }
+                }
+            }
+            _ => {
+                let key = self.value()?;
+                // SAFETY: converts a live key value.
+                unsafe { qjs::JS_ValueToAtom(raw, key.as_raw()) }
+            }
+        };
+        if atom == qjs::JS_ATOM_NULL {
+            return Err(CloneError::Exception);
+        }
+        Ok(atom)
     }
 
     fn typed_array(&mut self, class: u32, buffer: Value<'js>, offset: usize, length: usize) -> Result<Value<'js>> {
