@@ -16,6 +16,16 @@ describe('Script', () => {
     isolate.dispose()
   })
 
+  it('compiles regular expression literals and JSON errors in V8 words', () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    expect(isolate.compileScriptSync('/a+b/.test("xaab")').runSync(context)).toBe(true)
+    expect(context.evalSync('try { JSON.parse("{ x") } catch (e) { e.name + ": " + e.message }')).toBe(
+      "SyntaxError: Expected property name or '}' in JSON at position 2",
+    )
+    isolate.dispose()
+  })
+
   it('compiles asynchronously and transfers results by options', async () => {
     const isolate = new ivm.Isolate()
     const context = isolate.createContextSync()

@@ -390,7 +390,11 @@ impl Isolate {
         if self.try_own() {
             self.disown();
         }
+        // Wake whoever runs it, wherever it waits, so that it notices promptly.
         self.wake_worker();
+        if let Some(owner) = self.owner_thread.lock().unwrap().as_ref() {
+            owner.unpark();
+        }
         Ok(())
     }
 
@@ -470,9 +474,13 @@ impl Isolate {
         let slot = Slot::new();
         let started = now_ns();
         self.host.post(HostRequest::Call { call, mode, reply: Some(slot.clone()) });
-        wait_until(|| slot.is_ready(), serve_current_thread);
+        // dispose() ends the wait at once (the host's answer, if it ever comes, is dropped).
+        wait_until(|| slot.is_ready() || self.limits.terminated(), serve_current_thread);
         // Time spent waiting on the host does not count against the timeout.
         self.limits.extend_deadline(now_ns() - started);
+        if !slot.is_ready() {
+            return Err(Thrown::plain(text::DISPOSED_DURING));
+        }
         slot.take()
     }
 }

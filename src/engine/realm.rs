@@ -17,7 +17,9 @@ pub fn create(runtime: &Runtime) -> rquickjs::Result<(Context, Persistent<Value<
 
 /// A minimal context that can compile code (for compiling scripts outside any user context).
 pub fn compiler(runtime: &Runtime) -> rquickjs::Result<Context> {
-    let context = Context::custom::<rquickjs::context::intrinsic::Eval>(runtime)?;
+    use rquickjs::context::intrinsic::{Eval, RegExpCompiler};
+    // Regular expression literals are compiled by the parser, so it needs their compiler.
+    let context = Context::custom::<(Eval, RegExpCompiler)>(runtime)?;
     aim_stack_check(&context);
     Ok(context)
 }

@@ -20,6 +20,7 @@
   const apply = Reflect.apply
   const defineProperty = Object.defineProperty
 
+  const PRELUDE_FILE = '<isolated-quickjs prelude>'
   const frame = (line) => {
     // QuickJS writes `    at name (location)`; V8 writes top-level and anonymous code bare.
     const open = line.indexOf(' (', 7)
@@ -41,7 +42,10 @@
     if (frames === '') return header
     const lines = frames.split('\n')
     let text = header
-    for (let i = 0; i < lines.length; i++) if (lines[i] !== '') text += '\n' + frame(lines[i])
+    for (let i = 0; i < lines.length; i++) {
+      // Frames of this prelude (wrappers of builtins) are not the user's business.
+      if (lines[i] !== '' && !lines[i].includes(PRELUDE_FILE)) text += '\n' + frame(lines[i])
+    }
     return text
   }
 
@@ -59,6 +63,27 @@
     set(value) {
       apply(rawSet, this, [value])
     },
+  })
+
+  // V8 (as in isolated-vm 5, Node 20) reports JSON syntax errors by position only; QuickJS-ng
+  // adds ' (line L column C)'. Same error, V8's words.
+  const jsonParse = JSON.parse
+  defineProperty(JSON, 'parse', {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: {
+      parse(text, reviver) {
+        try {
+          return apply(jsonParse, JSON, arguments)
+        } catch (error) {
+          if (error instanceof SyntaxError && typeof error.message === 'string') {
+            error.message = error.message.replace(/ \(line \d+ column \d+\)$/, '')
+          }
+          throw error
+        }
+      },
+    }.parse,
   })
 
   const op = native.op
