@@ -2,7 +2,8 @@
 // 5.0.4 and for this package alike (npm run test:parity runs this file against isolated-vm).
 import { describe, expect, it } from 'vitest'
 import ivm, { differs } from './ivm'
-import { runLLMz } from './llmz/driver'
+// The driver is shared with the benchmark's LLMz-shaped execution.
+import { runLLMz } from '../benchmark/llmz-driver.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

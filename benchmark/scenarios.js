@@ -37,6 +37,67 @@ function mixedObject() {
   return { records, meta: { count: records.length, title: 'mixed' } }
 }
 
+/** An LLMz-like agent step: 5 tools, 10 variables, a 40-line async program with 10 tool calls. */
+function llmzWorkload() {
+  const contextObject = () => ({
+    search: async (q) => ({ query: q, hits: [{ id: 1, title: 'first' }, { id: 2, title: 'second' }] }),
+    fetchUser: async (id) => ({ id, name: `user-${id}`, roles: ['reader'] }),
+    sum: async (a, b) => a + b,
+    now: async () => 1700000000000,
+    store: async (key, value) => ({ stored: key, size: JSON.stringify(value).length }),
+    counter: 0,
+    name: 'agent',
+    limit: 5,
+    ratio: 0.5,
+    enabled: true,
+    notes: { text: 'start' },
+    tags: ['a', 'b'],
+    profile: { first: 'Ada', last: 'Lovelace' },
+    seen: [],
+    result: null,
+  })
+  const program = `let calls = 0
+      const found = await search('quickjs')
+      calls++
+      const user = await fetchUser(7)
+      calls++
+      let total = 0
+      for (const hit of found.hits) {
+        total = await sum(total, hit.id)
+        calls++
+      }
+      const started = await now()
+      calls++
+      counter = counter + total
+      notes.text = notes.text + ' -> searched'
+      tags.push('c')
+      seen.push(user.name)
+      for (let i = 0; i < 3; i++) {
+        const more = await fetchUser(i)
+        seen.push(more.name)
+        calls++
+      }
+      const saved = await store('summary', { total, seen })
+      calls++
+      if (saved.size > 0 && enabled) {
+        result = { total, users: seen.length }
+      }
+      const check = await sum(counter, limit)
+      calls++
+      const label = name + ':' + check
+      const when = started + Math.round(ratio * 10)
+      profile.full = profile.first + ' ' + profile.last
+      console.log('done', label, when)
+      const summary = {
+        label,
+        when,
+        calls,
+        result,
+      }
+      return summary`
+  return { program, contextObject }
+}
+
 const ivmApi = (body) => ({ 'isolated-quickjs': body, 'isolated-vm': body })
 
 const scenarios = {
@@ -145,6 +206,16 @@ const scenarios = {
       context.global.setSync('v', value, { copy: true })
       const r = perCallSync(30, () => context.evalSync('v', { copy: true }))
       return { value: bytes / (r.value / 1e6), unit: 'MB/s' }
+    }),
+  },
+  'LLMz-shaped execution (5 tools, 10 variables, 10 tool calls, copy-back)': {
+    ...ivmApi(async (ivm) => {
+      const { runLLMz } = require('./llmz-driver')
+      const { program, contextObject } = llmzWorkload()
+      // Check once that the workload really succeeds, then time it.
+      const first = await runLLMz(ivm, program, contextObject(), { timeout: 60000 })
+      if (!first.success || first.return_value?.calls !== 10) throw new Error(`LLMz workload failed: ${JSON.stringify(first)}`)
+      return perCall(200, () => runLLMz(ivm, program, contextObject(), { timeout: 60000 }))
     }),
   },
   "await eval('1+1')": {

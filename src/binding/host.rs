@@ -19,7 +19,10 @@ use crate::engine::errors::Thrown;
 use crate::engine::host::{CallMode, Host, HostCall, HostRequest, HostResult};
 use crate::engine::isolate::set_thread_host;
 use crate::engine::transfer::Mode;
-use crate::engine::wait::Slot;
+use crate::engine::wait::{spin_for, Slot};
+
+/// How long the Node thread waits for an isolate's next request after answering one.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(40);
 
 use super::convert;
 use super::napi_ok;
@@ -270,6 +273,15 @@ impl NodeHost {
     pub fn host_settled(&self, id: u64, ok: bool, value: sys::napi_value) {
         let Some((reply, mode)) = self.node().awaiting.remove(&id) else { return };
         reply.fill(convert::export_settled(self.env(), value, ok, mode));
+        self.linger();
+    }
+
+    /// After answering an isolate, stays a moment for its next request: an agent program calls
+    /// tools back to back, and each return to an idle event loop costs ~20 µs to wake from.
+    fn linger(&self) {
+        if spin_for(LINGER, || self.has_pending(), || false) {
+            self.drain();
+        }
     }
 
     /// Whether requests are queued for the Node thread.
@@ -316,6 +328,7 @@ unsafe extern "C" fn wake_callback(env: sys::napi_env, _js_callback: sys::napi_v
     }
     if let Ok(host) = current() {
         host.drain();
+        host.linger();
     }
 }
 

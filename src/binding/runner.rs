@@ -26,7 +26,7 @@ pub const ASYNC: u32 = 1;
 pub const IGNORED: u32 = 2;
 
 /// How long an async call waits on the Node thread for a quick answer before it returns.
-const ASYNC_SPIN: Duration = Duration::from_micros(30);
+const ASYNC_SPIN: Duration = Duration::from_micros(150);
 
 enum Handoff {
     /// The caller still spins; the result goes here.

@@ -10,6 +10,8 @@ use std::time::Duration;
 const THREAD_STACK: usize = 8 * 1024 * 1024;
 /// Idle threads kept for reuse; more than this exit when their isolate is done.
 const MAX_IDLE: usize = 16;
+/// An idle pooled thread spins this long before parking.
+const HOT_SPIN: Duration = Duration::from_micros(100);
 /// An idle pooled thread exits after this long without work.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
@@ -46,7 +48,14 @@ pub fn run_on_pool(job: Job) {
                     idle.push(me.clone());
                     continue;
                 }
-                thread::park_timeout(IDLE_EXIT);
+                // Stay hot briefly: a new isolate often follows a disposed one at once.
+                let hot_until = std::time::Instant::now() + HOT_SPIN;
+                while std::time::Instant::now() < hot_until && me.job.lock().unwrap().is_none() {
+                    std::hint::spin_loop();
+                }
+                if me.job.lock().unwrap().is_none() {
+                    thread::park_timeout(IDLE_EXIT);
+                }
                 if me.job.lock().unwrap().is_none() {
                     let mut idle = IDLE.lock().unwrap();
                     if let Some(pos) = idle.iter().position(|t| Arc::ptr_eq(t, &me)) {
