@@ -45,6 +45,40 @@ describe('errors across the boundary', () => {
     isolate.dispose()
   })
 
+  it('refuses other thrown objects with isolated-vm\'s message', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('throw { code: "E_FAIL" }'))
+    expect(e.constructor).toBe(Error)
+    expect(e.message).toBe('An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.')
+    isolate.dispose()
+  })
+
+  it('ends a run whose promise waits on an executor that rejected unhandled (LLMz\'s wrapper)', async () => {
+    const { isolate, context } = setup()
+    const script = isolate.compileScriptSync(
+      'new Promise(async (resolve) => {\n  const user = null\n  resolve(user.name)\n})',
+      { filename: '<isolated-vm>' },
+    )
+    const started = Date.now()
+    const e = await rejected(script.run(context, { timeout: 5000, copy: true, promise: true }))
+    expect(e).toBeInstanceOf(TypeError)
+    expect(Date.now() - started).toBeLessThan(1000)
+    // Thrown as the run's own error: it keeps the boundary marker.
+    expect(e.stack).toContain('\n    at (<isolated-vm boundary>)')
+    expect(e.stack).toMatch(/\n    at .*<isolated-vm>:3:\d+/)
+    isolate.dispose()
+  })
+
+  it('delivers a settled rejection through promise: true with isolate frames only', async () => {
+    const { isolate, context } = setup()
+    const e = await rejected(context.eval('(async () => { await null; throw new Error("y") })()', { promise: true }))
+    expect(e.message).toBe('y')
+    expect(e.stack.split('\n')[0]).toBe('Error: y')
+    expect(e.stack).toMatch(/^    at <isolated-vm>:1:\d+$/m)
+    expect(e.stack).not.toContain('<isolated-vm boundary>')
+    isolate.dispose()
+  })
+
   it('gives V8-shaped stacks with the boundary and host frames', () => {
     const { isolate, context } = setup()
     const e = thrown(() => context.evalSync('function foo() { throw new TypeError("bad") }\nfoo()', { filename: '<isolated-vm>' }))

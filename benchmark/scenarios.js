@@ -181,7 +181,7 @@ const scenarios = {
       context.setProp(context.global, 'cb', cb)
       cb.dispose()
       const n = 20000
-      const code = `let s = 0; for (let i = 0; i < ${n}; i++) s = cb(s); s`
+      const code = `(() => { let s = 0; for (let i = 0; i < ${n}; i++) s = cb(s); return s })()`
       context.unwrapResult(context.evalCode(code)).dispose()
       const start = process.hrtime.bigint()
       context.unwrapResult(context.evalCode(code)).dispose()

@@ -242,7 +242,7 @@ pub fn thrown_to_js(env: sys::napi_env, thrown: &Thrown, from_isolate: bool) -> 
                 let name = to_js(env, &Transfer::String(info.name.clone()))?;
                 let message = to_js(env, &Transfer::String(info.message.clone()))?;
                 let stack = to_js(env, &Transfer::String(info.stack.clone()))?;
-                let from_isolate = to_js(env, &Transfer::Bool(from_isolate))?;
+                let from_isolate = to_js(env, &Transfer::Bool(from_isolate && info.boundary))?;
                 helper(env, c"makeError", &[name, message, stack, from_isolate])
             }
             Thrown::Value(value) => to_js(env, value),
@@ -277,7 +277,7 @@ pub fn thrown_from_js(env: sys::napi_env, value: sys::napi_value) -> Thrown {
             napi_ok(env, unsafe { sys::napi_get_named_property(env, description, name.as_ptr(), &mut v) })?;
             string(env, v)
         };
-        Ok(Thrown::Error(ErrorInfo { name: field(c"name")?, message: field(c"message")?, stack: field(c"stack")? }))
+        Ok(Thrown::Error(ErrorInfo { name: field(c"name")?, message: field(c"message")?, stack: field(c"stack")?, boundary: true }))
     };
     describe().unwrap_or_else(|e| Thrown::plain(e.reason))
 }

@@ -19,6 +19,8 @@ pub mod text {
     pub const REFERENCE_RELEASED: &str = "Reference has been released";
     pub const WRONG_ISOLATE_DEREF: &str = "Cannot dereference this into target isolate";
     pub const SYNC_PROMISE_ON_DEFAULT_THREAD: &str = "This function may not be called from the default thread";
+    pub const NON_ERROR_OBJECT: &str =
+        "An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.";
 }
 
 /// An error object's essentials.
@@ -29,6 +31,9 @@ pub struct ErrorInfo {
     pub message: String,
     /// The full V8-shaped stack: `Name: message` then frame lines (no boundary marker).
     pub stack: String,
+    /// Whether the host appends the boundary marker and its own frames (not for rejections
+    /// delivered through `promise: true`).
+    pub boundary: bool,
 }
 
 #[derive(Debug)]
@@ -43,7 +48,7 @@ impl Thrown {
     pub fn error(name: &str, message: impl Into<String>) -> Thrown {
         let message = message.into();
         let stack = format!("{name}: {message}");
-        Thrown::Error(ErrorInfo { name: name.into(), message, stack })
+        Thrown::Error(ErrorInfo { name: name.into(), message, stack, boundary: true })
     }
 
     pub fn type_error(message: impl Into<String>) -> Thrown {
@@ -64,16 +69,16 @@ impl Thrown {
     /// Replaces the message, keeping the stack frames (used to turn QuickJS's `interrupted`
     /// into isolated-vm's timeout text while still naming the running function).
     pub fn with_name_message(self, name: &str, message: &str) -> Thrown {
-        let frames = match &self {
-            Thrown::Error(info) => frames_of(&info.stack).to_string(),
-            Thrown::Value(_) => String::new(),
+        let (frames, boundary) = match &self {
+            Thrown::Error(info) => (frames_of(&info.stack).to_string(), info.boundary),
+            Thrown::Value(_) => (String::new(), true),
         };
         let mut stack = format!("{name}: {message}");
         if !frames.is_empty() {
             stack.push('\n');
             stack.push_str(&frames);
         }
-        Thrown::Error(ErrorInfo { name: name.into(), message: message.into(), stack })
+        Thrown::Error(ErrorInfo { name: name.into(), message: message.into(), stack, boundary })
     }
 }
 
@@ -114,8 +119,12 @@ fn capture_now<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Thrown {
             } else {
                 stack
             };
-            return Thrown::Error(ErrorInfo { name, message, stack });
+            return Thrown::Error(ErrorInfo { name, message, stack, boundary: true });
         }
+    }
+    if value.is_object() {
+        // isolated-vm refuses to pass other thrown objects on, with this message.
+        return Thrown::plain(text::NON_ERROR_OBJECT);
     }
     match super::transfer::export_copy(ctx, &value) {
         Ok(t) => Thrown::Value(t),

@@ -393,6 +393,11 @@ impl IsolateState {
             if promise.state() != PromiseState::Pending {
                 break;
             }
+            // A rejection nobody handled ends the run, as isolated-vm does (LLMz's wrapper,
+            // `new Promise(async (resolve) => …)`, rejects its executor's promise this way).
+            if let Some(reason) = self.take_unhandled_rejection(ctx) {
+                return Err(reason);
+            }
             if isolate.run_next_task() {
                 continue;
             }
@@ -415,7 +420,7 @@ impl IsolateState {
                 };
                 // We consumed the rejection: it is handled.
                 self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), &value));
-                Err(errors::capture(ctx, reason))
+                Err(without_boundary(errors::capture(ctx, reason)))
             }
             PromiseState::Pending => Err(Thrown::plain(
                 "The promise did not settle: it waits on something only the host can do, which cannot happen while this call holds the isolate",
@@ -679,6 +684,18 @@ fn own_property<'js>(ctx: &Ctx<'js>, object: &rquickjs::Object<'js>, key: &Value
         qjs::JS_FreeValue(raw, desc.getter);
         qjs::JS_FreeValue(raw, desc.setter);
         Ok(if accessor { OwnProperty::Accessor } else { OwnProperty::Data })
+    }
+}
+
+/// A rejection delivered through `promise: true` carries the isolate frames but no boundary
+/// marker: the host call site is gone by the time it settles.
+fn without_boundary(thrown: Thrown) -> Thrown {
+    match thrown {
+        Thrown::Error(mut info) => {
+            info.boundary = false;
+            Thrown::Error(info)
+        }
+        other => other,
     }
 }
 
