@@ -45,6 +45,17 @@ describe('errors across the boundary', () => {
     isolate.dispose()
   })
 
+  it('reports common engine errors in V8\'s words', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('const user = null\nuser.displayName'))
+    expect(e).toBeInstanceOf(TypeError)
+    expect(e.message).toBe("Cannot read properties of null (reading 'displayName')")
+    expect(e.stack.split('\n')[0]).toBe("TypeError: Cannot read properties of null (reading 'displayName')")
+    expect(thrown(() => context.evalSync('new Array(-1)')).message).toBe('Invalid array length')
+    expect(thrown(() => context.evalSync('decodeURIComponent("%")')).message).toBe('URI malformed')
+    isolate.dispose()
+  })
+
   it('refuses other thrown objects with isolated-vm\'s message', () => {
     const { isolate, context } = setup()
     const e = thrown(() => context.evalSync('throw { code: "E_FAIL" }'))
