@@ -2,17 +2,17 @@
 
 use std::sync::OnceLock;
 
-use rquickjs::{qjs, Context, Ctx, Function, Object, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Function, Object, Runtime, Value};
 
 const PRELUDE: &str = include_str!("../sandbox/prelude.js");
+const CLASSES: &str = include_str!("../sandbox/classes.js");
 
-/// Creates a context with every standard intrinsic and our prelude installed. Also returns
-/// the prelude's exports (the prototypes of the sandbox classes).
-pub fn create(runtime: &Runtime) -> rquickjs::Result<(Context, Persistent<Value<'static>>)> {
+/// Creates a context with every standard intrinsic and our prelude installed.
+pub fn create(runtime: &Runtime) -> rquickjs::Result<Context> {
     let context = Context::full(runtime)?;
     aim_stack_check(&context);
-    let exports = enter(&context, |ctx| install_prelude(&ctx).map(|exports| Persistent::save(&ctx, exports)))?;
-    Ok((context, exports))
+    enter(&context, |ctx| install_prelude(&ctx))?;
+    Ok(context)
 }
 
 /// A minimal context that can compile code (for compiling scripts outside any user context).
@@ -44,26 +44,19 @@ pub fn enter<R>(context: &Context, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> R 
     f(ctx)
 }
 
-/// The prelude as QuickJS bytecode, compiled once per process: reading bytecode is far cheaper
-/// than parsing the source for every new context.
-fn prelude_bytecode() -> &'static [u8] {
-    static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTECODE.get_or_init(|| {
-        let runtime = Runtime::new().expect("QuickJS runtime for the prelude");
-        let context = compiler(&runtime).expect("QuickJS context for the prelude");
+/// Bytecode of one of our sandbox sources, compiled once per process: reading bytecode is far
+/// cheaper than parsing the source for every new context.
+fn bytecode(cache: &'static OnceLock<Vec<u8>>, source: &str, filename: &std::ffi::CStr) -> &'static [u8] {
+    cache.get_or_init(|| {
+        let runtime = Runtime::new().expect("QuickJS runtime for the sandbox sources");
+        let context = compiler(&runtime).expect("QuickJS context for the sandbox sources");
         context.with(|ctx| {
-            let source = std::ffi::CString::new(PRELUDE).expect("prelude has no NUL");
-            // SAFETY: compiles (COMPILE_ONLY) and serialises the prelude; both buffers are freed.
+            let text = std::ffi::CString::new(source).expect("sandbox sources have no NUL");
+            // SAFETY: compiles (COMPILE_ONLY) and serialises the source; both buffers are freed.
             unsafe {
                 let raw = ctx.as_raw().as_ptr();
-                let compiled = qjs::JS_Eval(
-                    raw,
-                    source.as_ptr(),
-                    PRELUDE.len() as _,
-                    c"<isolated-quickjs prelude>".as_ptr(),
-                    (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
-                );
-                assert!(qjs::JS_VALUE_GET_TAG(compiled) != qjs::JS_TAG_EXCEPTION, "the prelude must compile");
+                let compiled = qjs::JS_Eval(raw, text.as_ptr(), source.len() as _, filename.as_ptr(), (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32);
+                assert!(qjs::JS_VALUE_GET_TAG(compiled) != qjs::JS_TAG_EXCEPTION, "the sandbox sources must compile");
                 let mut len = 0usize;
                 let ptr = qjs::JS_WriteObject(raw, &mut len as *mut usize as _, compiled, qjs::JS_WRITE_OBJ_BYTECODE as i32);
                 let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
@@ -75,10 +68,10 @@ fn prelude_bytecode() -> &'static [u8] {
     })
 }
 
-fn install_prelude<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    let bytecode = prelude_bytecode();
-    // SAFETY: the bytecode was produced above by this very build of QuickJS.
-    let install = unsafe {
+/// Evaluates cached bytecode in `ctx`; the result is the function the source evaluates to.
+fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Function<'js>> {
+    // SAFETY: the bytecode was produced by `bytecode()` with this very build of QuickJS.
+    let value = unsafe {
         let raw = ctx.as_raw().as_ptr();
         let function = qjs::JS_ReadObject(raw, bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32);
         if qjs::JS_VALUE_GET_TAG(function) == qjs::JS_TAG_EXCEPTION {
@@ -90,8 +83,21 @@ fn install_prelude<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
         }
         Value::from_raw(ctx.clone(), value)
     };
-    let install: Function = install.get()?;
+    value.get()
+}
+
+fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
+    static PRELUDE_BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+    let install = load(ctx, bytecode(&PRELUDE_BYTECODE, PRELUDE, c"<isolated-quickjs prelude>"))?;
     let error: Object = ctx.globals().get("Error")?;
     let prototype: Value = error.get("prototype")?;
-    install.call::<_, Value>((prototype, super::sandbox::hooks(ctx)?))
+    install.call::<_, Value>((prototype,))?;
+    Ok(())
+}
+
+/// Installs the sandbox classes in `ctx`; returns their prototypes (see `sandbox::wrap`).
+pub fn install_classes<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    static CLASSES_BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+    let install = load(ctx, bytecode(&CLASSES_BYTECODE, CLASSES, c"<isolated-quickjs prelude>"))?;
+    install.call((super::sandbox::hooks(ctx)?,))
 }

@@ -106,7 +106,7 @@ const EVAL_CACHE_LIMIT: usize = 512;
 pub struct IsolateState {
     // Field order is drop order: every QuickJS value goes before the runtime.
     handles: RefCell<Table<Held>>,
-    /// Per context (by raw pointer): the prelude's exports, the prototypes of sandbox classes.
+    /// Per context (by raw pointer), once needed: the prototypes of the sandbox classes.
     realms: RefCell<HashMap<usize, Held>>,
     /// Compiled code per (context id, key): scripts read into a context, evaluated sources.
     compiled: RefCell<HashMap<(u32, CodeKey), Held>>,
@@ -195,9 +195,8 @@ impl IsolateState {
     // -- contexts ----------------------------------------------------------------------------
 
     pub fn create_context(&self) -> Result<u32, Thrown> {
-        let (context, exports) = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
+        let context = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
         self.note_runtime(&context);
-        self.realms.borrow_mut().insert(context.as_raw().as_ptr() as usize, exports);
         Ok(self.contexts.borrow_mut().insert(context))
     }
 
@@ -244,12 +243,17 @@ impl IsolateState {
         })
     }
 
-    /// The prototypes of the sandbox classes in the context of `ctx`.
+    /// The prototypes of the sandbox classes in the context of `ctx`, installed on first need.
     pub fn prototypes<'js>(&self, ctx: &Ctx<'js>) -> Result<rquickjs::Object<'js>, Thrown> {
         let key = ctx.as_raw().as_ptr() as usize;
-        let held = self.realms.borrow().get(&key).cloned().ok_or_else(|| Thrown::plain("this context has no isolated-vm classes"))?;
-        let value = held.restore(ctx).map_err(|e| Thrown::plain(e.to_string()))?;
-        value.into_object().ok_or_else(|| Thrown::plain("prelude exports"))
+        let held = self.realms.borrow().get(&key).cloned();
+        if let Some(held) = held {
+            let value = held.restore(ctx).map_err(|e| Thrown::plain(e.to_string()))?;
+            return value.into_object().ok_or_else(|| Thrown::plain("sandbox classes"));
+        }
+        let prototypes = realm::install_classes(ctx).map_err(|_| js_error(ctx))?;
+        self.realms.borrow_mut().insert(key, Persistent::save(ctx, prototypes.clone().into_value()));
+        Ok(prototypes)
     }
 
     /// Settles a promise made inside the isolate (async spellings of sandbox operations), from

@@ -6,12 +6,7 @@
 // when `stack` is first read, from the error's name and message at that time, as V8 does, and
 // the result then stays as an own property. A function assigned to `Error.prepareStackTrace`
 // is honoured by QuickJS itself, and its result is returned untouched.
-//
-// It also defines the API classes as code in the isolate sees them (Reference, ExternalCopy,
-// Callback and the markers). Their instances are native objects; every method calls
-// `native.op(this, name, spelling, ...args)`. The function returns the prototypes, which the
-// engine gives to the native objects it makes.
-(function (proto, native) {
+(function (proto) {
   'use strict'
   const descriptor = Object.getOwnPropertyDescriptor(proto, 'stack')
   const rawGet = descriptor.get
@@ -86,63 +81,4 @@
     }.parse,
   })
 
-  const op = native.op
-  const make = native.make
-  const SYNC = 0
-  const ASYNC = 1
-  const IGNORED = 2
-  const SYNC_PROMISE = 3
-  const spell = (Class, name, spellings) => {
-    const p = Class.prototype
-    if (spellings.includes('async')) p[name] = function (...args) { return op(this, name, ASYNC, ...args) }
-    if (spellings.includes('sync')) p[name + 'Sync'] = function (...args) { return op(this, name, SYNC, ...args) }
-    if (spellings.includes('ignored')) p[name + 'Ignored'] = function (...args) { op(this, name, IGNORED, ...args) }
-  }
-
-  class Reference {
-    constructor(value, options) {
-      if (arguments.length < 1) throw new TypeError('`Reference` requires at least 1 parameter')
-      return make('reference', value, options)
-    }
-    get typeof() { return op(this, 'typeof', SYNC) }
-    deref(options) { return op(this, 'deref', SYNC, options) }
-    derefInto(options) { return op(this, 'derefInto', SYNC, options) }
-    release() { op(this, 'release', SYNC) }
-    applySyncPromise(...args) { return op(this, 'apply', SYNC_PROMISE, ...args) }
-  }
-  spell(Reference, 'get', ['async', 'sync'])
-  spell(Reference, 'set', ['async', 'sync', 'ignored'])
-  spell(Reference, 'delete', ['async', 'sync', 'ignored'])
-  spell(Reference, 'apply', ['async', 'sync', 'ignored'])
-  spell(Reference, 'copy', ['async', 'sync'])
-
-  class ExternalCopy {
-    constructor(value, options) {
-      if (arguments.length < 1) throw new TypeError('`undefined` requires at least 1 parameter')
-      return make('externalCopy', value, options)
-    }
-    static get totalExternalSize() { return native.totalExternalSize() }
-    copy(options) { return op(this, 'copy', SYNC, options) }
-    copyInto(options) { return op(this, 'copyInto', SYNC, options) }
-    release() { op(this, 'release', SYNC) }
-  }
-
-  class Callback {
-    constructor(fn, options) { return make('callback', fn, options) }
-  }
-
-  class DerefMarker {}
-  class CopyMarker {}
-
-  for (const Class of [Reference, ExternalCopy, Callback]) {
-    defineProperty(Class.prototype, Symbol.toStringTag, { value: Class.name, configurable: true })
-  }
-  return {
-    Reference: Reference.prototype,
-    ExternalCopy: ExternalCopy.prototype,
-    Callback: Callback.prototype,
-    DerefMarker: DerefMarker.prototype,
-    CopyMarker: CopyMarker.prototype,
-    classes: { Reference, ExternalCopy, Callback },
-  }
 })
