@@ -89,6 +89,9 @@ pub struct Isolate {
     worker: Mutex<Option<Thread>>,
     /// The thread that owns the isolate right now, to wake it when work is posted.
     owner_thread: Mutex<Option<Thread>>,
+    /// Token of the thread recorded in `owner_thread`, so re-entering from the same thread (the
+    /// common case) skips the lock.
+    owner_thread_token: AtomicUsize,
     /// Host-side handles (the Isolate object, References) still alive; at zero the isolate is
     /// disposed, so a forgotten isolate does not keep its thread and memory.
     host_handles: AtomicUsize,
@@ -120,6 +123,7 @@ impl Isolate {
             queued: AtomicUsize::new(0),
             worker: Mutex::new(None),
             owner_thread: Mutex::new(None),
+            owner_thread_token: AtomicUsize::new(0),
             host_handles: AtomicUsize::new(0),
             disposed: AtomicBool::new(false),
         }))
@@ -156,7 +160,10 @@ impl Isolate {
         }
         if owner == 0 && self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             self.depth.store(1, Ordering::Relaxed);
-            *self.owner_thread.lock().unwrap() = Some(thread::current());
+            if self.owner_thread_token.load(Ordering::Relaxed) != me {
+                *self.owner_thread.lock().unwrap() = Some(thread::current());
+                self.owner_thread_token.store(me, Ordering::Relaxed);
+            }
             // SAFETY: we own the isolate now; this moves QuickJS's stack check to our stack.
             if let Some(state) = unsafe { (*self.state.get()).as_ref() } {
                 let rt = state.raw_runtime();

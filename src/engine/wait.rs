@@ -21,10 +21,22 @@ fn max_spinners() -> usize {
     *MAX.get_or_init(|| thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
+/// One step of a spin: a CPU pause, and now and then a yield to the OS scheduler, so that on a
+/// busy machine the thread being waited for gets the core instead of the spinner.
+pub fn relax(spins: &mut u32) {
+    *spins = spins.wrapping_add(1);
+    if *spins % 64 == 0 {
+        thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
 /// Blocks until `ready()` holds. While waiting, `serve()` is offered the chance to do work that
 /// arrives for this thread (nested calls); it returns true when it did some.
 pub fn wait_until(mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bool) {
     let mut spin_start = Instant::now();
+    let mut spins = 0u32;
     let mut spinning = SPINNERS.fetch_add(1, Ordering::Relaxed) < max_spinners();
     if !spinning {
         SPINNERS.fetch_sub(1, Ordering::Relaxed);
@@ -39,7 +51,7 @@ pub fn wait_until(mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bo
         }
         if spinning {
             if spin_start.elapsed() < SPIN_BUDGET {
-                std::hint::spin_loop();
+                relax(&mut spins);
                 continue;
             }
             spinning = false;
@@ -60,6 +72,7 @@ pub fn spin_for(budget: Duration, mut ready: impl FnMut() -> bool, mut serve: im
         return ready();
     }
     let start = Instant::now();
+    let mut spins = 0u32;
     let done = loop {
         if ready() {
             break true;
@@ -67,7 +80,7 @@ pub fn spin_for(budget: Duration, mut ready: impl FnMut() -> bool, mut serve: im
         if !serve() && start.elapsed() >= budget {
             break false;
         }
-        std::hint::spin_loop();
+        relax(&mut spins);
     };
     SPINNERS.fetch_sub(1, Ordering::Relaxed);
     done

@@ -50,8 +50,9 @@ pub fn run_on_pool(job: Job) {
                 }
                 // Stay hot briefly: a new isolate often follows a disposed one at once.
                 let hot_until = std::time::Instant::now() + HOT_SPIN;
+                let mut spins = 0;
                 while std::time::Instant::now() < hot_until && me.job.lock().unwrap().is_none() {
-                    std::hint::spin_loop();
+                    super::wait::relax(&mut spins);
                 }
                 if me.job.lock().unwrap().is_none() {
                     thread::park_timeout(IDLE_EXIT);
