@@ -1,10 +1,9 @@
 'use strict'
 // Reference: a handle to a value that lives in an isolate, or (made with `new Reference(value)`)
 // in the host. Operations on an isolate value run in that isolate; on a host value, right here.
-const v8 = require('node:v8')
 const native = require('./binding')
 const { defineSpellings, requireArgs, requireOptions } = require('./runner')
-const { kWire, transferMode, timeoutOf, encode } = require('./transfer')
+const { kWire, transferMode, timeoutOf, encode, serialize, deserialize } = require('./transfer')
 
 const kReleased = 'Reference has been released'
 const kHost = Symbol('isolated-quickjs.hostValue')
@@ -50,10 +49,9 @@ class Reference {
     return this[kHost] !== NO_HOST_VALUE
   }
 
+  /** The wire for an operation; a released one makes the native operation throw the text. */
   _wireChecked() {
-    const wire = this._wire
-    if (wire.released) throw new Error(kReleased)
-    return wire
+    return this._wire
   }
 
   _hostValue() {
@@ -66,7 +64,9 @@ class Reference {
       const value = this._hostValue()
       return value === null ? 'null' : typeof value
     }
-    return this._wireChecked().typeof
+    const wire = this._wire
+    if (wire.released) throw new Error(kReleased)
+    return wire.typeof
   }
 
   deref(options) {
@@ -101,7 +101,7 @@ class Reference {
 function hostResult(value, options, fallback) {
   const [mode, promise] = transferMode(options)
   const finish = (v) => {
-    if (mode === 1) return v8.deserialize(v8.serialize(v))
+    if (mode === 1) return deserialize(serialize(v))
     if (mode === 2) return new (require('./external_copy').ExternalCopy)(v)
     if (mode === 3) return new Reference(v)
     if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return v
@@ -182,7 +182,7 @@ defineSpellings(Reference, 'apply', function (mode, ...args) {
 defineSpellings(Reference, 'copy', function (mode) {
   if (this._isHost()) {
     const target = this._hostValue()
-    return local(mode, () => v8.deserialize(v8.serialize(target)))
+    return local(mode, () => deserialize(serialize(target)))
   }
   return this._wireChecked().copy(mode)
 }, { ignored: false })

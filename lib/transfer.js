@@ -4,6 +4,30 @@
 const v8 = require('node:v8')
 const native = require('./binding')
 
+// The structured-clone codec for host-side copies. The native side reads and writes V8's format
+// (version 15), which is what `node:v8` speaks on Node, and is fastest there. Elsewhere (Bun's
+// `node:v8` writes JavaScriptCore's format) lib/v8_format.js does it in JavaScript.
+// ISOLATED_QUICKJS_JS_CODEC=1 (read once, at load) forces the JavaScript codec on Node too: for tests.
+const codec = process.env.ISOLATED_QUICKJS_JS_CODEC === '1' || !speaksV8Format(v8) ? require('./v8_format') : v8
+
+function speaksV8Format(module) {
+  try {
+    return module.serialize(0)[0] === 0xff
+  } catch {
+    return false
+  }
+}
+
+/** A structured clone of `value` as V8-format bytes (a Buffer). */
+function serialize(value) {
+  return codec.serialize(value)
+}
+
+/** The value in V8-format `bytes` (a Buffer or Uint8Array). */
+function deserialize(bytes) {
+  return codec.deserialize(bytes)
+}
+
 const kWire = Symbol('isolated-quickjs.wire')
 /** Marks errors about options: async spellings report them as rejections, as isolated-vm does. */
 const kRejects = Symbol('isolated-quickjs.rejects')
@@ -16,8 +40,10 @@ function optionError(Ctor, message) {
 const kFromIsolate = Symbol('isolated-quickjs.fromIsolate')
 
 /** TransferOptions → [mode, promise]; mode: 0 none, 1 copy, 2 externalCopy, 3 reference. */
+const NO_TRANSFER = Object.freeze([0, false])
+
 function transferMode(options) {
-  if (options === undefined || options === null) return [0, false]
+  if (options === undefined || options === null) return NO_TRANSFER
   if (typeof options !== 'object') throw new TypeError('`options` must be an object')
   const { copy, externalCopy, reference, promise } = options
   if (!!copy + !!externalCopy + !!reference > 1) {
@@ -41,6 +67,10 @@ function isPrimitive(value) {
 
 /** A host value for the native layer under TransferOptions `options`. */
 function encode(value, options) {
+  // The common case first: a primitive with no options passes as itself.
+  if (options === undefined && (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol'))) {
+    return value
+  }
   const [mode] = transferMode(options)
   if (mode === 1) return isPrimitive(value) ? value : native.wireCopy(value[kWire] ?? value)
   if (mode === 2) {
@@ -64,7 +94,7 @@ const helpers = {
     // isolated-vm checks the top-level value before cloning it.
     if (typeof value === 'symbol') throw new TypeError('Unsupported type')
     try {
-      return v8.serialize(value)
+      return codec.serialize(value)
     } catch (error) {
       // isolated-vm reports clone failures as TypeErrors with V8's text; Node throws them as
       // plain Errors (DataCloneError on newer versions).
@@ -73,10 +103,10 @@ const helpers = {
     }
   },
   serializeAlways(value) {
-    return v8.serialize(value)
+    return codec.serialize(value)
   },
   deserialize(buffer) {
-    return v8.deserialize(buffer)
+    return codec.deserialize(buffer)
   },
   makeError(name, message, stack, fromIsolate) {
     const Ctor = standardErrors[name] ?? Error
@@ -123,4 +153,4 @@ const helpers = {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, kRejects, transferMode, timeoutOf, encode, helpers }
+module.exports = { kWire, kFromIsolate, kRejects, transferMode, timeoutOf, encode, helpers, serialize, deserialize }
