@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown, onQuickJS } from './ivm'
-
-function setup() {
-  const isolate = new ivm.Isolate()
-  const context = isolate.createContextSync()
-  return { isolate, context }
-}
+import ivm, { thrown, onQuickJS, setup } from './ivm'
 
 describe('structured clone', () => {
   it('copies every supported type out of the isolate', () => {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown, rejected } from './ivm'
-
-function setup() {
-  const isolate = new ivm.Isolate()
-  const context = isolate.createContextSync()
-  return { isolate, context }
-}
+import ivm, { thrown, rejected, setup } from './ivm'
 
 describe('Context.eval', () => {
   it('returns the completion value in every spelling', async () => {

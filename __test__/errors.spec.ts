@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown, rejected, differs } from './ivm'
-
-function setup() {
-  const isolate = new ivm.Isolate()
-  const context = isolate.createContextSync()
-  return { isolate, context }
-}
+import ivm, { thrown, rejected, differs, setup } from './ivm'
 
 describe('errors across the boundary', () => {
   it('arrives as the host constructor for the standard classes', () => {

@@ -18,6 +18,13 @@ export function differs<T>(isolatedVm: T, quickjs: T): T {
   return onQuickJS ? quickjs : isolatedVm
 }
 
+/** A fresh isolate with one context, for specs. */
+export function setup() {
+  const isolate = new ivm.Isolate()
+  const context = isolate.createContextSync()
+  return { isolate, context }
+}
+
 /** Catches what `f` throws (or returns, if it does not throw, as a failure marker). */
 export function thrown(f: () => unknown): any {
   try {

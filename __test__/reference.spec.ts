@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown, rejected } from './ivm'
+import ivm, { thrown, rejected, setup } from './ivm'
 
-function setup() {
-  const isolate = new ivm.Isolate()
-  const context = isolate.createContextSync()
-  context.global.setSync('global', context.global.derefInto())
-  return { isolate, context }
+/** A fresh context whose `global` names its global object, as LLMz sets it up. */
+function setupWithGlobal() {
+  const made = setup()
+  made.context.global.setSync('global', made.context.global.derefInto())
+  return made
 }
 
 describe('Reference to isolate values', () => {
   it('applies functions in every spelling with argument and result options', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const fn = context.evalSync('(function (a, b) { return { sum: a.x + b } })', { reference: true })
     expect(fn.typeof).toBe('function')
     expect(fn.applySync(undefined, [{ x: 1 }, 2], { arguments: { copy: true }, result: { copy: true } })).toEqual({ sum: 3 })
@@ -23,7 +23,7 @@ describe('Reference to isolate values', () => {
   })
 
   it('refuses deref from the host and derefs into its own isolate only', () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const obj = context.evalSync('({ x: 1 })', { reference: true })
     const e = thrown(() => obj.deref())
     expect(e).toBeInstanceOf(TypeError)
@@ -40,7 +40,7 @@ describe('Reference to isolate values', () => {
   })
 
   it('marks derefInto({ release: true }) single-use and releases', () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const obj = context.evalSync('({ x: 1 })', { reference: true })
     const marker = obj.derefInto({ release: true })
     context.global.setSync('a', marker)
@@ -49,7 +49,7 @@ describe('Reference to isolate values', () => {
   })
 
   it('throws after release', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const obj = context.evalSync('({ x: 1 })', { reference: true })
     obj.release()
     expect(thrown(() => obj.getSync('x')).message).toBe('Reference has been released')
@@ -57,7 +57,7 @@ describe('Reference to isolate values', () => {
   })
 
   it('reads own properties only (unsafeInherit belongs to the Reference constructor)', () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const obj = context.evalSync('Object.create({ inherited: 5 })', { reference: true })
     expect(obj.getSync('inherited')).toBeUndefined()
     expect(obj.getSync('inherited', { unsafeInherit: true } as any)).toBeUndefined()
@@ -82,7 +82,7 @@ describe('Reference to host values', () => {
   })
 
   it('is usable from inside the isolate: get, set, apply, copy', () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const target: any = { n: 1, add: (a: number, b: number) => a + b }
     context.global.setSync('ref', new ivm.Reference(target))
     expect(context.evalSync('ref.typeof')).toBe('object')
@@ -99,7 +99,7 @@ describe('Reference to host values', () => {
   })
 
   it('serves the LLMz tool pattern: applySyncPromise with copied arguments', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const calls: unknown[] = []
     const tool = async (...args: unknown[]) => {
       calls.push(args)
@@ -118,7 +118,7 @@ describe('Reference to host values', () => {
   })
 
   it('brings a tool rejection in with its message', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     await context.evalClosure(
       "global['bad'] = (...args) => $0.applySyncPromise(null, args, { arguments: { copy: true } });",
       [async () => { throw new Error('My Tool') }],
@@ -131,7 +131,7 @@ describe('Reference to host values', () => {
   })
 
   it('refuses applySyncPromise while the host runs the isolate synchronously', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     await context.evalClosure('global.tool = $0', [async () => 1], { arguments: { reference: true } })
     const e = thrown(() => context.evalSync('tool.applySyncPromise(null, [])'))
     expect(e.message).toBe('This function may not be called from the default thread')
@@ -139,7 +139,7 @@ describe('Reference to host values', () => {
   })
 
   it('keeps the isolate open to sync calls while applySyncPromise waits', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     await context.evalClosure('global.wait = $0', [async () => { await gate; return 'done' }], { arguments: { reference: true } })
@@ -152,7 +152,7 @@ describe('Reference to host values', () => {
   })
 
   it('does not count time paused on the host against the timeout', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     await context.evalClosure('global.slow = $0', [() => new Promise((r) => setTimeout(() => r(7), 150))], { arguments: { reference: true } })
     expect(await context.eval('slow.applySyncPromise(null, [])', { timeout: 100 })).toBe(7)
     isolate.dispose()
@@ -161,7 +161,7 @@ describe('Reference to host values', () => {
 
 describe('Callback', () => {
   it('runs sync, async and ignored host functions', async () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const seen: unknown[] = []
     context.global.setSync('syncCb', new ivm.Callback((a: number) => a * 2))
     context.global.setSync('asyncCb', new ivm.Callback((a: number) => a * 3, { async: true }))
@@ -179,7 +179,7 @@ describe('Callback', () => {
   })
 
   it('copies arguments and results', () => {
-    const { isolate, context } = setup()
+    const { isolate, context } = setupWithGlobal()
     const received: any[] = []
     context.global.setSync('cb', (o: any) => {
       received.push(o)

@@ -467,25 +467,25 @@ fn detach_all<'js>(ctx: &Ctx<'js>, list: &Value<'js>) -> Result<(), Thrown> {
     Ok(())
 }
 
+/// Throws `thrown` in the isolate whose code is running.
+fn throw_here(ctx: &Ctx, thrown: Thrown) -> rquickjs::Error {
+    let isolate = Isolate::current().expect("sandbox hook called outside its isolate");
+    transfer::throw(ctx, &isolate, thrown)
+}
+
 /// The native hooks handed to the prelude of each context.
 pub fn hooks<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let hooks = Object::new(ctx.clone())?;
     hooks.set(
         "op",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, this: Value<'js>, name: String, spelling: i32, args: Rest<Value<'js>>| {
-            op(&ctx, this, &name, spelling, &args.0).map_err(|thrown| {
-                let isolate = Isolate::current().expect("sandbox op outside its isolate");
-                transfer::throw(&ctx, &isolate, thrown)
-            })
+            op(&ctx, this, &name, spelling, &args.0).map_err(|thrown| throw_here(&ctx, thrown))
         })?,
     )?;
     hooks.set(
         "make",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, kind: String, value: Value<'js>, options: Value<'js>| {
-            make(&ctx, &kind, value, options.as_object().cloned()).map_err(|thrown| {
-                let isolate = Isolate::current().expect("sandbox constructor outside its isolate");
-                transfer::throw(&ctx, &isolate, thrown)
-            })
+            make(&ctx, &kind, value, options.as_object().cloned()).map_err(|thrown| throw_here(&ctx, thrown))
         })?,
     )?;
     hooks.set(
