@@ -45,6 +45,32 @@ describe('Isolate', () => {
     isolate.dispose()
   })
 
+  it('reports heap statistics with real figures', async () => {
+    const isolate = new ivm.Isolate({ memoryLimit: 32 })
+    const context = isolate.createContextSync()
+    const before = isolate.getHeapStatisticsSync()
+    for (const key of ['total_heap_size', 'used_heap_size', 'heap_size_limit', 'total_available_size', 'externally_allocated_size']) {
+      expect(typeof (before as any)[key]).toBe('number')
+    }
+    expect(before.heap_size_limit).toBeGreaterThanOrEqual(32 * 1024 * 1024)
+    context.evalSync('globalThis.big = "x".repeat(2 * 1024 * 1024)')
+    const after = await isolate.getHeapStatistics()
+    expect(after.used_heap_size).toBeGreaterThan(before.used_heap_size + 1024 * 1024)
+    isolate.dispose()
+  })
+
+  it('counts cpuTime and wallTime as bigint nanoseconds', () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    const cpu0 = isolate.cpuTime
+    const wall0 = isolate.wallTime
+    expect(typeof cpu0).toBe('bigint')
+    context.evalSync('const end = Date.now() + 30; while (Date.now() < end) {}')
+    expect(isolate.cpuTime - cpu0).toBeGreaterThan(10_000_000n)
+    expect(isolate.wallTime - wall0).toBeGreaterThan(20_000_000n)
+    isolate.dispose()
+  })
+
   it('reports isDisposed and refuses to dispose twice', () => {
     const isolate = new ivm.Isolate()
     expect(isolate.isDisposed).toBe(false)

@@ -36,6 +36,52 @@ class Isolate {
   get referenceCount() {
     return this._native.referenceCount
   }
+
+  /** CPU time of the threads while they ran this isolate, in nanoseconds. */
+  get cpuTime() {
+    return BigInt(Math.round(this._native.times()[0]))
+  }
+
+  /** Elapsed time while the isolate ran, in nanoseconds. */
+  get wallTime() {
+    return BigInt(Math.round(this._native.times()[1]))
+  }
+
+  _heapStatistics() {
+    if (this.isDisposed) throw new Error('Isolated is disposed')
+    const [used, limit] = this._native.heap()
+    // The keys of Node's v8.getHeapStatistics(); QuickJS has one malloc'd heap, so the size
+    // figures are all that heap (counted by our allocator), and the V8-only ones are 0.
+    return {
+      total_heap_size: used,
+      total_heap_size_executable: 0,
+      total_physical_size: used,
+      total_available_size: Math.max(0, limit - used),
+      used_heap_size: used,
+      heap_size_limit: limit,
+      malloced_memory: used,
+      peak_malloced_memory: used,
+      does_zap_garbage: 0,
+      number_of_native_contexts: 0,
+      number_of_detached_contexts: 0,
+      total_global_handles_size: 0,
+      used_global_handles_size: 0,
+      external_memory: 0,
+      externally_allocated_size: 0,
+    }
+  }
+
+  getHeapStatisticsSync() {
+    return this._heapStatistics()
+  }
+
+  getHeapStatistics() {
+    try {
+      return Promise.resolve(this._heapStatistics())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
 }
 
 defineSpellings(

@@ -136,10 +136,24 @@ impl NativeIsolate {
         self.inner.is_disposed()
     }
 
-    /// Bytes QuickJS currently holds for this isolate.
+    /// Bytes QuickJS currently holds for this isolate (every allocation, counted by our
+    /// allocator), and its limit: the real figures behind `getHeapStatistics()`.
+    #[napi]
+    pub fn heap(&self) -> Vec<f64> {
+        vec![self.inner.limits.allocated() as f64, self.inner.limits.memory_limit as f64]
+    }
+
+    /// `cpuTime` and `wallTime` in nanoseconds (as numbers; index.js makes bigints).
+    #[napi]
+    pub fn times(&self) -> Vec<f64> {
+        let (cpu, wall) = self.inner.times();
+        vec![cpu as f64, wall as f64]
+    }
+
+    /// Host-side handles into this isolate still alive (`referenceCount`).
     #[napi(getter)]
-    pub fn allocated_bytes(&self) -> f64 {
-        self.inner.limits.allocated() as f64
+    pub fn reference_count(&self) -> u32 {
+        self.inner.host_handle_count() as u32
     }
 }
 

@@ -45,6 +45,8 @@ thread_local! {
     /// The host this thread serves while it waits (set on Node threads by the binding).
     static THREAD_HOST: RefCell<Option<Arc<dyn Host>>> = const { RefCell::new(None) };
     static TOKEN: Cell<u8> = const { Cell::new(0) };
+    /// Set on isolate threads (the pool), for the CPU clock.
+    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
 fn thread_token() -> usize {
@@ -95,6 +97,13 @@ pub struct Isolate {
     /// Host-side handles (the Isolate object, References) still alive; at zero the isolate is
     /// disposed, so a forgotten isolate does not keep its thread and memory.
     host_handles: AtomicUsize,
+    /// Nanoseconds spent running in this isolate: CPU of the running thread, and elapsed.
+    cpu_ns: AtomicU64,
+    wall_ns: AtomicU64,
+    /// Clock readings when the outermost entry began (owner only): wall, and thread CPU on
+    /// the isolate's own thread (0 elsewhere).
+    entered_wall: AtomicU64,
+    entered_cpu: AtomicU64,
     disposed: AtomicBool,
 }
 
@@ -125,6 +134,10 @@ impl Isolate {
             owner_thread: Mutex::new(None),
             owner_thread_token: AtomicUsize::new(0),
             host_handles: AtomicUsize::new(0),
+            cpu_ns: AtomicU64::new(0),
+            wall_ns: AtomicU64::new(0),
+            entered_wall: AtomicU64::new(0),
+            entered_cpu: AtomicU64::new(0),
             disposed: AtomicBool::new(false),
         }))
     }
@@ -160,6 +173,12 @@ impl Isolate {
         }
         if owner == 0 && self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             self.depth.store(1, Ordering::Relaxed);
+            // The thread CPU clock is a system call: read it only on the isolate's own thread,
+            // where a hand-off costs far more anyway. A caller running the isolate inline is
+            // busy for the whole call, so its elapsed time stands for CPU time there.
+            let on_worker = IS_WORKER.with(|w| w.get());
+            self.entered_cpu.store(if on_worker { super::limits::thread_cpu_ns() } else { 0 }, Ordering::Relaxed);
+            self.entered_wall.store(now_ns(), Ordering::Relaxed);
             if self.owner_thread_token.load(Ordering::Relaxed) != me {
                 *self.owner_thread.lock().unwrap() = Some(thread::current());
                 self.owner_thread_token.store(me, Ordering::Relaxed);
@@ -180,6 +199,14 @@ impl Isolate {
         if self.depth.fetch_sub(1, Ordering::Relaxed) != 1 {
             return;
         }
+        let elapsed = now_ns().saturating_sub(self.entered_wall.load(Ordering::Relaxed));
+        let cpu = if IS_WORKER.with(|w| w.get()) {
+            super::limits::thread_cpu_ns().saturating_sub(self.entered_cpu.load(Ordering::Relaxed))
+        } else {
+            elapsed
+        };
+        self.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
+        self.wall_ns.fetch_add(elapsed, Ordering::Relaxed);
         if self.is_disposed() {
             self.drop_state();
         }
@@ -363,6 +390,7 @@ impl Isolate {
 
     /// The loop of the isolate's own thread: run queued work in order until disposed.
     fn worker_main(self: Arc<Self>) {
+        IS_WORKER.with(|w| w.set(true));
         *self.worker.lock().unwrap() = Some(thread::current());
         loop {
             wait_until(|| self.queued.load(Ordering::Acquire) > 0 || self.is_disposed(), || false);
@@ -416,6 +444,11 @@ impl Isolate {
                 let _ = me.dispose();
             }
         }
+    }
+
+    /// `isolate.cpuTime` and `isolate.wallTime`, in nanoseconds.
+    pub fn times(&self) -> (u64, u64) {
+        (self.cpu_ns.load(Ordering::Relaxed), self.wall_ns.load(Ordering::Relaxed))
     }
 
     /// Host-side handles alive (`isolate.referenceCount`).
