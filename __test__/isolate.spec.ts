@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown, rejected, onQuickJS } from './ivm'
+import ivm, { thrown, rejected, onQuickJS, differs } from './ivm'
 
 describe('Isolate', () => {
   it('validates memoryLimit with isolated-vm texts', () => {
@@ -56,6 +56,23 @@ describe('Isolate', () => {
     context.evalSync('globalThis.big = "x".repeat(2 * 1024 * 1024)')
     const after = await isolate.getHeapStatistics()
     expect(after.used_heap_size).toBeGreaterThan(before.used_heap_size + 1024 * 1024)
+    isolate.dispose()
+  })
+
+  it('counts the host handles into it in referenceCount', () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    const base = isolate.referenceCount
+    const a = context.evalSync('({})', { reference: true })
+    const afterOne = isolate.referenceCount
+    const b = context.evalSync('[]', { reference: true })
+    expect(afterOne).toBeGreaterThan(base)
+    expect(isolate.referenceCount).toBeGreaterThan(afterOne)
+    // Difference (README): here release() gives the count back at once; isolated-vm's count
+    // drops only when its handles are garbage-collected.
+    a.release()
+    b.release()
+    expect(isolate.referenceCount).toBe(differs(isolate.referenceCount, base))
     isolate.dispose()
   })
 

@@ -24,11 +24,25 @@ pub struct Wire {
 
 impl Wire {
     pub fn new(inner: Transfer) -> Self {
-        Wire { inner: std::cell::RefCell::new(Some(inner)), copy_marker: false, single_use: false }
+        Self::marker(inner, false, false)
     }
 
+    /// Every host-side handle to an isolate value keeps that isolate from being disposed
+    /// automatically (it is disposed when the last one, the Isolate object included, is gone).
     fn marker(inner: Transfer, copy_marker: bool, single_use: bool) -> Self {
+        if let Some(isolate) = inner.held_isolate() {
+            isolate.retain_host_handle();
+        }
         Wire { inner: std::cell::RefCell::new(Some(inner)), copy_marker, single_use }
+    }
+
+    /// Drops what the wire holds (release, GC, or a spent single-use marker).
+    fn clear(&self) {
+        if let Some(old) = self.inner.borrow_mut().take() {
+            if let Some(isolate) = old.held_isolate() {
+                isolate.release_host_handle();
+            }
+        }
     }
 
     /// The value this wire carries, for handing to an operation (a single-use marker is spent).
@@ -37,7 +51,8 @@ impl Wire {
         match slot.clone() {
             Some(t) => {
                 if self.single_use {
-                    *slot = None;
+                    drop(slot);
+                    self.clear();
                 }
                 Ok(t)
             }
@@ -61,6 +76,12 @@ impl Wire {
     }
 }
 
+impl Drop for Wire {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 #[napi]
 impl Wire {
     /// `typeof` of the referenced value (`null` for null).
@@ -80,7 +101,7 @@ impl Wire {
 
     #[napi]
     pub fn release(&self) {
-        *self.inner.borrow_mut() = None;
+        self.clear();
     }
 
     /// The carried value, materialised in the host (`externalCopy.copy()`).

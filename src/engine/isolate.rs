@@ -463,11 +463,12 @@ impl Isolate {
         self.new_handle_with(ctx, value, false)
     }
 
-    /// Holds `value` for a Reference; `inherit` is the constructor's `unsafeInherit`.
+    /// Holds `value` for a Reference; `inherit` is the constructor's `unsafeInherit`. (What keeps
+    /// the isolate from being disposed automatically is the host's handles, counted where the
+    /// host holds them, not these.)
     pub fn new_handle_with<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>, inherit: bool) -> Arc<RefHandle> {
         let type_of = transfer::type_of(&value);
         let id = self.state().hold(ctx, value);
-        self.retain_host_handle();
         Arc::new(RefHandle { isolate: self.me.upgrade().expect("isolate alive"), id, type_of, inherit })
     }
 

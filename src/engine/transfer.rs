@@ -98,6 +98,16 @@ pub struct RefHandle {
     pub inherit: bool,
 }
 
+impl Transfer {
+    /// The isolate whose value this transfer holds a handle to, if any.
+    pub fn held_isolate(&self) -> Option<&Arc<Isolate>> {
+        match self {
+            Transfer::Reference(h) | Transfer::Deref(h) | Transfer::Function(h) => Some(&h.isolate),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Debug for RefHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(f, "RefHandle({}#{})", self.isolate.id, self.id)
@@ -107,7 +117,6 @@ impl std::fmt::Debug for RefHandle {
 impl Drop for RefHandle {
     fn drop(&mut self) {
         self.isolate.release_handle(self.id);
-        self.isolate.release_host_handle();
     }
 }
 
