@@ -18,19 +18,20 @@ static EXTERNAL_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Immutable structured-clone bytes, shared by everything that materialises them.
 pub struct SharedBytes {
-    bytes: Box<[u8]>,
+    // A Vec (not a boxed slice): turning the writer's buffer into a box would copy it.
+    bytes: Vec<u8>,
     /// Counted in `totalExternalSize` (the payload of an ExternalCopy).
     external: bool,
 }
 
 impl SharedBytes {
     pub fn copy(bytes: Vec<u8>) -> Arc<SharedBytes> {
-        Arc::new(SharedBytes { bytes: bytes.into_boxed_slice(), external: false })
+        Arc::new(SharedBytes { bytes, external: false })
     }
 
     pub fn external(bytes: Vec<u8>) -> Arc<SharedBytes> {
         EXTERNAL_BYTES.fetch_add(bytes.len(), Ordering::Relaxed);
-        Arc::new(SharedBytes { bytes: bytes.into_boxed_slice(), external: true })
+        Arc::new(SharedBytes { bytes, external: true })
     }
 
     pub fn total_external() -> usize {
