@@ -2,11 +2,12 @@
 // (examples/vitest.config.mjs) and the dependency alias, each checked in child `node` processes
 // run in throwaway projects under the OS temp folder.
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { useWorkspace } from './workspace'
 
 const require = createRequire(import.meta.url)
 const ROOT = resolve(__dirname, '..')
@@ -22,16 +23,7 @@ const INVALID = (value: string) =>
 const SLOW = { timeout: 300_000 }
 const limit = limiter(Math.max(2, Math.min(6, availableParallelism())))
 
-let temp: string
-
-beforeAll(() => {
-  require('../scripts/peers').ensure('parity')
-  temp = mkdtempSync(join(tmpdir(), 'iq-switch-'))
-}, 600_000)
-
-afterAll(() => {
-  if (temp) rmSync(temp, { recursive: true, force: true })
-})
+const workspace = useWorkspace('iq-switch-')
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
@@ -186,7 +178,7 @@ new Worker(code, { eval: true })
 }
 
 function project(name: string, withIsolatedVm: boolean): string {
-  const dir = join(temp, name)
+  const dir = join(workspace.folder(), name)
   mkdirSync(join(dir, 'node_modules'), { recursive: true })
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `switch-${name}`, private: true }))
   symlinkSync(ROOT, join(dir, 'node_modules', 'isolated-quickjs'), 'dir')
@@ -356,7 +348,7 @@ function npm(cwd: string, args: string[]) {
 
 function packOnce(): Promise<Tarballs> {
   tarballs ??= (async () => {
-    const dir = join(temp, 'tarballs')
+    const dir = join(workspace.folder(), 'tarballs')
     const platform = join(dir, 'platform')
     mkdirSync(platform, { recursive: true })
     copyFileSync(join(ROOT, 'npm', 'linux-x64-gnu', 'package.json'), join(platform, 'package.json'))
@@ -378,7 +370,7 @@ function packOnce(): Promise<Tarballs> {
 /** A fresh project with the given npm install specs installed from the tarballs, offline. */
 async function installed(name: string, specs: (t: Tarballs) => string[]): Promise<string> {
   const t = await packOnce()
-  const dir = join(temp, name)
+  const dir = join(workspace.folder(), name)
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true }))
   const result = await npm(dir, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...specs(t)])

@@ -2,11 +2,12 @@
 // typings do, and cover everything those typings declare. Each check runs `tsc --strict --noEmit`
 // on a small project in a temp folder, with 'isolated-vm' mapped to one of the two typings.
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+
 import { join, resolve } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { useWorkspace } from './workspace'
 
 const require = createRequire(import.meta.url)
 const ROOT = resolve(__dirname, '..')
@@ -18,16 +19,7 @@ const TSC = require.resolve('typescript/bin/tsc')
 const SLOW = { timeout: 180_000 }
 const FIXTURES = ['llmz-driver.ts', 'type-errors.ts'].map((name) => join(__dirname, 'fixtures', name))
 
-let temp: string
-
-beforeAll(() => {
-  require('../scripts/peers').ensure('parity')
-  temp = mkdtempSync(join(tmpdir(), 'iq-typings-'))
-}, 600_000)
-
-afterAll(() => {
-  if (temp) rmSync(temp, { recursive: true, force: true })
-})
+const workspace = useWorkspace('iq-typings-')
 
 const BASE_OPTIONS = {
   strict: true,
@@ -42,7 +34,7 @@ const BASE_OPTIONS = {
 
 /** Runs `tsc --strict --noEmit` on a fresh project; resolves to tsc's exit code and output. */
 function tsc(name: string, compilerOptions: object, files: string[]): Promise<{ code: number; output: string }> {
-  const dir = join(temp, name)
+  const dir = join(workspace.folder(), name)
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...BASE_OPTIONS, ...compilerOptions }, files }, null, 2))
   return new Promise((done) => {
@@ -71,7 +63,7 @@ describe.skipIf(process.env.IVM_IMPL === 'isolated-vm')('index.d.ts', () => {
   })
 
   it.concurrent('the mistakes fixture really depends on the typings: an `any` module fails it', SLOW, async () => {
-    const loose = join(temp, 'any.d.ts')
+    const loose = join(workspace.folder(), 'any.d.ts')
     writeFileSync(loose, 'declare const ivm: any\nexport = ivm\n')
     const { code, output } = await tsc('loose', mappedTo(loose), FIXTURES.slice(1))
     expect(code).not.toBe(0)
@@ -80,7 +72,7 @@ describe.skipIf(process.env.IVM_IMPL === 'isolated-vm')('index.d.ts', () => {
 
   it.concurrent('reaches the typings the way an installed package does (node_modules, package.json exports)', SLOW, async () => {
     // A project where `isolated-vm` is this package, as with `"isolated-vm": "npm:isolated-quickjs@…"`.
-    const project = join(temp, 'installed')
+    const project = join(workspace.folder(), 'installed')
     mkdirSync(join(project, 'node_modules'), { recursive: true })
     symlinkSync(ROOT, join(project, 'node_modules', 'isolated-vm'), 'dir')
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'typings-probe', private: true }))
@@ -146,7 +138,7 @@ describe.skipIf(process.env.IVM_IMPL === 'isolated-vm')('index.d.ts', () => {
       '  Accepts<theirs.InspectorSession, ours.InspectorSession>,',
       ']',
     ].join('\n')
-    const file = join(temp, 'superset.ts')
+    const file = join(workspace.folder(), 'superset.ts')
     writeFileSync(file, source)
     const paths = { paths: { ours: [OURS], theirs: [THEIRS] } }
     expect(await tsc('superset', paths, [file])).toEqual({ code: 0, output: '' })
