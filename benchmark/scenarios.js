@@ -226,4 +226,4 @@ const scenarios = {
   },
 }
 
-module.exports = { scenarios, perCall, perCallSync }
+module.exports = { scenarios, perCall, perCallSync, mixedObject, llmzWorkload }

@@ -52,6 +52,9 @@ struct NodeOnly {
     next_promise: u64,
     /// Async operations in flight: while any is, the threadsafe function keeps the loop alive.
     in_flight: usize,
+    /// Counts requests served whose outcome only the event loop can carry on (a promise settled
+    /// or awaited): spinning for more work is pointless until JS runs again.
+    loop_work: u64,
 }
 
 pub struct NodeHost {
@@ -117,6 +120,7 @@ impl NodeHost {
                 deferreds: HashMap::new(),
                 next_promise: 1,
                 in_flight: 0,
+                loop_work: 0,
             }),
         });
         NODE_HOST.with(|h| *h.borrow_mut() = Some(host.clone()));
@@ -209,6 +213,7 @@ impl NodeHost {
             }
         }
         let node = self.node();
+        node.loop_work += 1;
         node.in_flight -= 1;
         if node.in_flight == 0 {
             // SAFETY: Node thread.
@@ -255,6 +260,7 @@ impl NodeHost {
                 let id = node.next_awaiting;
                 node.next_awaiting += 1;
                 node.awaiting.insert(id, (reply, mode));
+                node.loop_work += 1;
                 let awaited = (|| -> napi::Result<()> {
                     let id_value = convert::to_js(env, &crate::engine::transfer::Transfer::Number(id as f64))?;
                     convert::helper(env, c"awaitHost", &[value, id_value])?;
@@ -277,11 +283,18 @@ impl NodeHost {
     }
 
     /// After answering an isolate, stays a moment for its next request: an agent program calls
-    /// tools back to back, and each return to an idle event loop costs ~20 µs to wake from.
+    /// tools back to back, and each return to an idle event loop costs ~20 µs to wake from. It
+    /// stops as soon as a request needs the event loop (a promise to settle or to await).
     fn linger(&self) {
-        if spin_for(LINGER, || self.has_pending(), || false) {
+        let before = self.loop_work();
+        while self.loop_work() == before && spin_for(LINGER, || self.has_pending(), || false) {
             self.drain();
         }
+    }
+
+    /// See `NodeOnly::loop_work`: compare two readings to learn whether the event loop has work.
+    pub fn loop_work(&self) -> u64 {
+        self.node().loop_work
     }
 
     /// Whether requests are queued for the Node thread.

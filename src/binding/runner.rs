@@ -75,7 +75,10 @@ pub fn run(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> n
                     Handoff::GaveUp => poster.post(HostRequest::Settle { promise: id, result }),
                 }
             });
-            let ready = || matches!(&*handoff.lock().unwrap(), Handoff::Waiting(Some(_)));
+            // Stop early too when a request served meanwhile needs the event loop (a tool's
+            // promise to await): nothing can settle before JS runs again.
+            let loop_work = host.loop_work();
+            let ready = || matches!(&*handoff.lock().unwrap(), Handoff::Waiting(Some(_))) || host.loop_work() != loop_work;
             spin_for(ASYNC_SPIN, ready, serve_current_thread);
             let early = match std::mem::replace(&mut *handoff.lock().unwrap(), Handoff::GaveUp) {
                 Handoff::Waiting(result) => result,
