@@ -3,6 +3,7 @@
 // in the host. Operations on an isolate value run in that isolate; on a host value, right here.
 const native = require('./binding')
 const { defineSpellings, requireArgs, requireOptions } = require('./runner')
+const { ExternalCopy } = require('./external_copy')
 const { kWire, transferMode, timeoutOf, encode, serialize, deserialize } = require('./transfer')
 
 const kReleased = 'Reference has been released'
@@ -102,7 +103,7 @@ function hostResult(value, options, fallback) {
   const [mode, promise] = transferMode(options)
   const finish = (v) => {
     if (mode === 1) return deserialize(serialize(v))
-    if (mode === 2) return new (require('./external_copy').ExternalCopy)(v)
+    if (mode === 2) return new ExternalCopy(v)
     if (mode === 3) return new Reference(v)
     if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return v
     return fallback(v)

@@ -3,6 +3,7 @@
 const { defineSpellings, requireArgs } = require('./runner')
 const { transferMode, timeoutOf } = require('./transfer')
 const { track, untrack } = require('./handles')
+const { Context } = require('./context')
 
 class Script {
   constructor(isolate, id) {
@@ -23,7 +24,6 @@ class Script {
 defineSpellings(Script, 'run', function (mode, ...args) {
   requireArgs(args, 1)
   const [context, options] = args
-  const { Context } = require('./context')
   if (!(context instanceof Context)) throw new TypeError('`undefined` requires parameter 1 to be something else')
   if (this._released) throw new Error('Script has been released')
   context._check()

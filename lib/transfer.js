@@ -35,6 +35,13 @@ function deserialize(bytes) {
   return codec.deserialize(bytes)
 }
 
+// reference.js and external_copy.js require this module, so their classes are loaded on first
+// use (once: `require` itself costs microseconds per call).
+let classes
+function lazyClasses() {
+  return (classes ??= { Reference: require('./reference').Reference, ExternalCopy: require('./external_copy').ExternalCopy })
+}
+
 const kWire = Symbol('isolated-quickjs.wire')
 /** Marks errors about options: async spellings report them as rejections, as isolated-vm does. */
 const kRejects = Symbol('isolated-quickjs.rejects')
@@ -81,7 +88,7 @@ function encode(value, options) {
   const [mode] = transferMode(options)
   if (mode === 1) return isPrimitive(value) ? value : native.wireCopy(value[kWire] ?? value)
   if (mode === 2) {
-    const { ExternalCopy } = require('./external_copy')
+    const { ExternalCopy } = lazyClasses()
     return value instanceof ExternalCopy ? value[kWire] : native.wireExternalCopy(value)
   }
   if (mode === 3) return native.wireHostReference(value)
@@ -133,21 +140,21 @@ const helpers = {
     return { name: String(value.name), message: String(value.message), stack }
   },
   wrapReference(wire) {
-    return require('./reference').Reference.fromWire(wire)
+    return lazyClasses().Reference.fromWire(wire)
   },
   wrapFunction(wire) {
-    const reference = require('./reference').Reference.fromWire(wire)
+    const reference = lazyClasses().Reference.fromWire(wire)
     return (...args) => reference.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } })
   },
   wrapExternalCopy(wire) {
-    return require('./external_copy').ExternalCopy.fromWire(wire)
+    return lazyClasses().ExternalCopy.fromWire(wire)
   },
   /** The wire behind one of our host-side objects (Reference, ExternalCopy, Callback), if any. */
   wireOf(value) {
     return value[kWire]
   },
   wrapHostReference(value) {
-    return require('./reference').Reference.fromHostValue(value)
+    return lazyClasses().Reference.fromHostValue(value)
   },
   /** `applySyncPromise`: reports the settled value of a host promise back to the isolate. */
   awaitHost(value, id) {

@@ -45,6 +45,27 @@ pub fn throw(env: sys::napi_env, thrown: &Thrown) -> napi::Error {
     napi::Error::new(napi::Status::PendingException, "")
 }
 
+/// Like `run`, for work that runs no user code: its async spelling runs at once on the calling
+/// thread when the isolate is idle (the promise still settles asynchronously, as always).
+pub fn run_no_user_code(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> napi::Result<Raw> {
+    if mode != ASYNC {
+        return run(env, isolate, mode, job);
+    }
+    match isolate.run_if_idle(job) {
+        Ok(result) => {
+            let host = current()?;
+            let (id, promise) = host.new_promise()?;
+            if host.has_pending() {
+                host.post(HostRequest::Settle { promise: id, result });
+            } else {
+                host.settle(id, result);
+            }
+            Ok(Raw(promise))
+        }
+        Err(job) => run(env, isolate, mode, job),
+    }
+}
+
 pub fn run(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> napi::Result<Raw> {
     match mode {
         SYNC => match isolate.run_sync(job) {

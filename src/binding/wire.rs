@@ -47,7 +47,7 @@ impl Wire {
 
     /// The value this wire carries, for handing to an operation (a single-use marker is spent).
     pub fn transfer(&self) -> napi::Result<Transfer> {
-        let mut slot = self.inner.borrow_mut();
+        let slot = self.inner.borrow_mut();
         match slot.clone() {
             Some(t) => {
                 if self.single_use {

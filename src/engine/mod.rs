@@ -1,5 +1,6 @@
 //! The engine core: everything that runs QuickJS, with no knowledge of Node-API.
 
+pub mod code_cache;
 pub mod errors;
 pub mod host;
 pub mod isolate;

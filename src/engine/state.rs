@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use rquickjs::{qjs, Context, Ctx, Persistent, Runtime, Value};
 
+use super::code_cache;
 use super::errors::{self, text, Thrown};
 use super::isolate::Isolate;
 use super::limits::{CountingAllocator, Limits, Stop, MAX_STACK};
@@ -69,6 +70,11 @@ impl<T> Table<T> {
         self.slots.len() - self.free.len()
     }
 
+    /// Some entry, if there is one.
+    pub fn any(&self) -> Option<&T> {
+        self.slots.iter().flatten().next()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -112,7 +118,7 @@ pub struct IsolateState {
     compiled: RefCell<HashMap<(u32, CodeKey), Held>>,
     scripts: RefCell<Table<Script>>,
     contexts: RefCell<Table<Context>>,
-    /// A context of our own for compiling and for restoring handles, made on first need.
+    /// A context of our own, for when no user context exists (see `any_context`).
     scratch: std::cell::OnceCell<Context>,
     rejections: Arc<Mutex<Rejections>>,
     pub limits: Arc<Limits>,
@@ -135,6 +141,34 @@ impl Drop for IsolateState {
         self.compiled.borrow_mut().clear();
         self.contexts.borrow_mut().clear();
     }
+}
+
+
+/// QuickJS bytecode of a compiled function object.
+fn write_bytecode(ctx: &Ctx<'_>, function: &Value<'_>) -> Result<Arc<[u8]>, Thrown> {
+    let mut len = 0usize;
+    // SAFETY: writes the function's bytecode into a buffer that we copy and then free.
+    unsafe {
+        let ptr = qjs::JS_WriteObject(ctx.as_raw().as_ptr(), &mut len as *mut usize as _, function.as_raw(), qjs::JS_WRITE_OBJ_BYTECODE as i32);
+        if ptr.is_null() {
+            return Err(js_error(ctx));
+        }
+        let bytes = Arc::from(std::slice::from_raw_parts(ptr, len));
+        qjs::js_free(ctx.as_raw().as_ptr(), ptr as _);
+        Ok(bytes)
+    }
+}
+
+/// The function object back from `write_bytecode`'s output.
+fn read_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Value<'js>, Thrown> {
+    // SAFETY: all bytecode read here was written by this process from a successful compile
+    // (never taken from outside), so reading it back is sound.
+    let raw = unsafe { qjs::JS_ReadObject(ctx.as_raw().as_ptr(), bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32) };
+    if unsafe { qjs::JS_VALUE_GET_TAG(raw) } == qjs::JS_TAG_EXCEPTION {
+        return Err(js_error(ctx));
+    }
+    // SAFETY: we own the fresh value.
+    Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
 }
 
 fn js_error(ctx: &Ctx) -> Thrown {
@@ -184,12 +218,20 @@ impl IsolateState {
         }
     }
 
-    fn scratch(&self) -> &Context {
-        self.scratch.get_or_init(|| {
-            let context = realm::compiler(&self.runtime).expect("QuickJS could not create a context");
-            self.note_runtime(&context);
-            context
-        })
+    /// Some context of this runtime to enter, for work that belongs to none in particular
+    /// (compiling a script, reaching a held value, which remembers its own context): a user
+    /// context when there is one, else one of our own, made on first need (~30 µs).
+    fn any_context(&self) -> Context {
+        if let Some(context) = self.contexts.borrow().any() {
+            return context.clone();
+        }
+        self.scratch
+            .get_or_init(|| {
+                let context = realm::compiler(&self.runtime).expect("QuickJS could not create a context");
+                self.note_runtime(&context);
+                context
+            })
+            .clone()
     }
 
     // -- contexts ----------------------------------------------------------------------------
@@ -236,8 +278,8 @@ impl IsolateState {
 
     /// Runs `f` with a held value and the context it belongs to.
     fn with_handle<R>(&self, id: u32, f: impl for<'js> FnOnce(Ctx<'js>, Value<'js>) -> Result<R, Thrown>) -> Result<R, Thrown> {
-        enter(self.scratch(), |scratch| {
-            let value = self.handle_value(&scratch, id)?;
+        enter(&self.any_context(), |entered| {
+            let value = self.handle_value(&entered, id)?;
             let ctx = value.ctx().clone();
             f(ctx, value)
         })
@@ -506,22 +548,29 @@ impl IsolateState {
         Ok(function)
     }
 
+    /// The function `source` compiles to in `ctx`: read from the process's code cache, or
+    /// compiled here (and then kept there).
+    fn compile_cached<'js>(&self, ctx: &Ctx<'js>, source: &Source) -> Result<Value<'js>, Thrown> {
+        if let Some(bytecode) = code_cache::get(source) {
+            return read_bytecode(ctx, &bytecode);
+        }
+        let function = self.compile(ctx, source)?;
+        if let Ok(bytecode) = write_bytecode(ctx, &function) {
+            code_cache::put(source, bytecode);
+        }
+        Ok(function)
+    }
+
     pub fn compile_script(&self, source: &Source) -> Result<u32, Thrown> {
-        let bytecode = enter(self.scratch(), |ctx| -> Result<Vec<u8>, Thrown> {
-            let function = self.compile(&ctx, source)?;
-            let mut len = 0usize;
-            // SAFETY: writes the function's bytecode into a buffer we copy and free.
-            unsafe {
-                let ptr = qjs::JS_WriteObject(ctx.as_raw().as_ptr(), &mut len as *mut usize as _, function.as_raw(), qjs::JS_WRITE_OBJ_BYTECODE as i32);
-                if ptr.is_null() {
-                    return Err(js_error(&ctx));
-                }
-                let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
-                qjs::js_free(ctx.as_raw().as_ptr(), ptr as _);
-                Ok(bytes)
+        let bytecode = match code_cache::get(source) {
+            Some(bytecode) => bytecode,
+            None => {
+                let bytecode = enter(&self.any_context(), |ctx| write_bytecode(&ctx, &self.compile(&ctx, source)?))?;
+                code_cache::put(source, bytecode.clone());
+                bytecode
             }
-        })?;
-        Ok(self.scripts.borrow_mut().insert(Script { bytecode: bytecode.into() }))
+        };
+        Ok(self.scripts.borrow_mut().insert(Script { bytecode }))
     }
 
     pub fn release_script(&self, id: u32) {
@@ -534,17 +583,7 @@ impl IsolateState {
         let bytecode = self.scripts.borrow().get(script).map(|s| s.bytecode.clone()).ok_or_else(|| Thrown::plain(text::SCRIPT_RELEASED))?;
         let context = self.context(context_id)?;
         enter(&context, |ctx| {
-            let function = self.cached(&ctx, context_id, CodeKey::Script(script), || {
-                // SAFETY: the bytecode was written by this process from a successful compile
-                // (never from outside), so reading it back is sound.
-                let raw = unsafe {
-                    qjs::JS_ReadObject(ctx.as_raw().as_ptr(), bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32)
-                };
-                if unsafe { qjs::JS_VALUE_GET_TAG(raw) } == qjs::JS_TAG_EXCEPTION {
-                    return Err(js_error(&ctx));
-                }
-                Ok(unsafe { Value::from_raw(ctx.clone(), raw) })
-            })?;
+            let function = self.cached(&ctx, context_id, CodeKey::Script(script), || read_bytecode(&ctx, &bytecode))?;
             self.run_and_finish(isolate, &ctx, options, Fallback::Undefined, || self.run_compiled(&ctx, &function))
         })
     }
@@ -552,7 +591,7 @@ impl IsolateState {
     pub fn eval(&self, isolate: &Arc<Isolate>, context_id: u32, source: &Source, options: &RunOptions) -> Result<Transfer, Thrown> {
         let context = self.context(context_id)?;
         enter(&context, |ctx| {
-            let function = self.cached(&ctx, context_id, CodeKey::Eval(source.clone()), || self.compile(&ctx, source))?;
+            let function = self.cached(&ctx, context_id, CodeKey::Eval(source.clone()), || self.compile_cached(&ctx, source))?;
             self.run_and_finish(isolate, &ctx, options, Fallback::Undefined, || self.run_compiled(&ctx, &function))
         })
     }
@@ -566,7 +605,7 @@ impl IsolateState {
                 code: format!("(function ({}) {{{}\n}})", params.join(", "), source.code),
                 ..source.clone()
             };
-            let function = self.cached(&ctx, context_id, CodeKey::Eval(wrapped.clone()), || self.compile(&ctx, &wrapped))?;
+            let function = self.cached(&ctx, context_id, CodeKey::Eval(wrapped.clone()), || self.compile_cached(&ctx, &wrapped))?;
             let values = args.iter().map(|a| transfer::import(&ctx, isolate, a)).collect::<Result<Vec<_>, _>>()?;
             self.run_and_finish(isolate, &ctx, options, Fallback::Throw, || {
                 let closure = self.run_compiled(&ctx, &function)?;
