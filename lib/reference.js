@@ -5,6 +5,7 @@ const native = require('./binding')
 const { defineSpellings, requireArgs, requireOptions } = require('./runner')
 const { ExternalCopy } = require('./external_copy')
 const { kWire, transferMode, timeoutOf, encode, serialize, deserialize } = require('./transfer')
+const { checkKey, getProperty, setProperty, deleteProperty } = require('./properties')
 
 const kReleased = 'Reference has been released'
 const kHost = Symbol('isolated-quickjs.hostValue')
@@ -128,13 +129,11 @@ defineSpellings(Reference, 'get', function (mode, ...args) {
   const timeout = timeoutOf(options)
   if (this._isHost()) {
     const target = this._hostValue()
-    return local(mode, () => {
-      const own = this._inherit || Object.prototype.hasOwnProperty.call(Object(target), property)
-      return own ? hostResult(target[property], options, (v) => new Reference(v)) : undefined
-    })
+    return local(mode, () => hostResult(getProperty(target, property, this._inherit, !!options?.accessors), options, (v) => new Reference(v)))
   }
   const wire = this._wireChecked()
-  return wire.get(mode, encode(property), timeout, transfer, promise, !!options?.accessors)
+  checkKey(property)
+  return wire.get(mode, property, timeout, transfer, promise, !!options?.accessors)
 }, { ignored: false })
 
 defineSpellings(Reference, 'set', function (mode, ...args) {
@@ -144,24 +143,23 @@ defineSpellings(Reference, 'set', function (mode, ...args) {
   const [transfer] = transferMode(options)
   if (this._isHost()) {
     const target = this._hostValue()
-    return local(mode, () => {
-      target[property] = transfer === 0 ? value : hostResult(value, options, (v) => v)
-    })
+    return local(mode, () => setProperty(target, property, transfer === 0 ? value : hostResult(value, options, (v) => v)))
   }
   const wire = this._wireChecked()
+  checkKey(property)
   const encoded = transfer === 1 ? value : encode(value, options)
-  return wire.set(mode, encode(property), encoded, transfer === 1)
+  return wire.set(mode, property, encoded, transfer === 1)
 })
 
 defineSpellings(Reference, 'delete', function (mode, ...args) {
   requireArgs(args, 1)
   if (this._isHost()) {
     const target = this._hostValue()
-    return local(mode, () => {
-      delete target[args[0]]
-    })
+    return local(mode, () => deleteProperty(target, args[0]))
   }
-  return this._wireChecked().delete(mode, encode(args[0]))
+  const wire = this._wireChecked()
+  checkKey(args[0])
+  return wire.delete(mode, args[0])
 })
 
 defineSpellings(Reference, 'apply', function (mode, ...args) {

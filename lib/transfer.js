@@ -35,11 +35,12 @@ function deserialize(bytes) {
   return codec.deserialize(bytes)
 }
 
-// reference.js and external_copy.js require this module, so their classes are loaded on first
+// reference.js, external_copy.js and properties.js require this module, so they are loaded on first
 // use (once: `require` itself costs microseconds per call).
 let classes
 function lazyClasses() {
-  return (classes ??= { Reference: require('./reference').Reference, ExternalCopy: require('./external_copy').ExternalCopy })
+  classes ??= { Reference: require('./reference').Reference, ExternalCopy: require('./external_copy').ExternalCopy, properties: require('./properties') }
+  return classes
 }
 
 const kWire = Symbol('isolated-quickjs.wire')
@@ -153,6 +154,15 @@ const helpers = {
   wireOf(value) {
     return value[kWire]
   },
+  getProperty(target, key, inherit, accessors) {
+    return lazyClasses().properties.getProperty(target, key, inherit, accessors)
+  },
+  setProperty(target, key, value) {
+    lazyClasses().properties.setProperty(target, key, value)
+  },
+  deleteProperty(target, key) {
+    lazyClasses().properties.deleteProperty(target, key)
+  },
   wrapHostReference(value) {
     return lazyClasses().Reference.fromHostValue(value)
   },
@@ -167,4 +177,4 @@ const helpers = {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, kRejects, transferMode, timeoutOf, encode, helpers, serialize, deserialize }
+module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, encode, helpers, serialize, deserialize }

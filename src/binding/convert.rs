@@ -305,10 +305,6 @@ fn failure(env: sys::napi_env, error: napi::Error) -> Thrown {
     }
 }
 
-fn property_key(env: sys::napi_env, key: &Transfer) -> napi::Result<sys::napi_value> {
-    to_js(env, key)
-}
-
 /// Performs an operation on a host value for an isolate (on the Node thread). For `apply` in
 /// `SyncPromise` mode, returns the raw result for the caller to await.
 pub fn perform_host_call(host: &NodeHost, call: HostCall, raw_result: bool) -> Result<Result<Transfer, sys::napi_value>, Thrown> {
@@ -328,20 +324,17 @@ pub fn perform_host_call(host: &NodeHost, call: HostCall, raw_result: bool) -> R
                         return Ok(Err(result));
                     }
                 }
-                HostOp::Get { key } => {
-                    let key = property_key(env, key)?;
-                    napi_ok(env, sys::napi_get_property(env, target, key, &mut result))?;
+                // isolated-vm's property rules, written once for host values: lib/properties.js.
+                HostOp::Get { key, accessors } => {
+                    let args = [target, to_js(env, key)?, to_js(env, &Transfer::Bool(false))?, to_js(env, &Transfer::Bool(*accessors))?];
+                    result = helper(env, c"getProperty", &args)?;
                 }
                 HostOp::Set { key, value } => {
-                    let key = property_key(env, key)?;
-                    let value = to_js(env, value)?;
-                    napi_ok(env, sys::napi_set_property(env, target, key, value))?;
+                    helper(env, c"setProperty", &[target, to_js(env, key)?, to_js(env, value)?])?;
                     return Ok(Ok(Transfer::Undefined));
                 }
                 HostOp::Delete { key } => {
-                    let key = property_key(env, key)?;
-                    let mut deleted = false;
-                    napi_ok(env, sys::napi_delete_property(env, target, key, &mut deleted))?;
+                    helper(env, c"deleteProperty", &[target, to_js(env, key)?])?;
                     return Ok(Ok(Transfer::Undefined));
                 }
                 HostOp::Copy => return from_js_copy(env, target).map(Ok),

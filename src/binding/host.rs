@@ -9,7 +9,7 @@
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::{HashMap, VecDeque};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, Thread, ThreadId};
 
@@ -50,8 +50,6 @@ struct NodeOnly {
     next_awaiting: u64,
     deferreds: HashMap<u64, sys::napi_deferred>,
     next_promise: u64,
-    /// Async operations in flight: while any is, the threadsafe function keeps the loop alive.
-    in_flight: usize,
     /// Counts requests served whose outcome only the event loop can carry on (a promise settled
     /// or awaited): spinning for more work is pointless until JS runs again.
     loop_work: u64,
@@ -64,6 +62,9 @@ pub struct NodeHost {
     /// worker), after which nothing may touch the threadsafe function.
     inbox: Mutex<Option<VecDeque<HostRequest>>>,
     wake_scheduled: AtomicBool,
+    /// Async operations in flight: while any is, the threadsafe function keeps the loop alive,
+    /// and releases need no wake-up of their own (the settlement will serve them).
+    in_flight: AtomicUsize,
     tsfn: sys::napi_threadsafe_function,
     node: UnsafeCell<NodeOnly>,
 }
@@ -109,6 +110,7 @@ impl NodeHost {
             node_thread: thread::current(),
             inbox: Mutex::new(Some(VecDeque::new())),
             wake_scheduled: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
             tsfn,
             node: UnsafeCell::new(NodeOnly {
                 env,
@@ -119,7 +121,6 @@ impl NodeHost {
                 next_awaiting: 1,
                 deferreds: HashMap::new(),
                 next_promise: 1,
-                in_flight: 0,
                 loop_work: 0,
             }),
         });
@@ -186,11 +187,10 @@ impl NodeHost {
         let id = node.next_promise;
         node.next_promise += 1;
         node.deferreds.insert(id, deferred);
-        if node.in_flight == 0 {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
             // SAFETY: Node thread; keeps the event loop alive while results are due.
             unsafe { sys::napi_ref_threadsafe_function(node.env, self.tsfn) };
         }
-        node.in_flight += 1;
         Ok((id, promise))
     }
 
@@ -212,10 +212,8 @@ impl NodeHost {
                 sys::napi_reject_deferred(env, deferred, value);
             }
         }
-        let node = self.node();
-        node.loop_work += 1;
-        node.in_flight -= 1;
-        if node.in_flight == 0 {
+        self.node().loop_work += 1;
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             // SAFETY: Node thread.
             unsafe { sys::napi_unref_threadsafe_function(env, self.tsfn) };
         }
@@ -297,6 +295,32 @@ impl NodeHost {
         self.node().loop_work
     }
 
+    /// Settles a promise now if the queue allows it: requests that run no JS (releases, other
+    /// settlements) queued before it are served first, here; behind a host call it waits its
+    /// turn in the queue, so that results never overtake the callbacks made before them.
+    pub fn settle_in_order(&self, id: u64, result: HostResult) {
+        loop {
+            let next = {
+                let mut inbox = self.inbox.lock().unwrap();
+                let Some(queue) = inbox.as_mut() else { break };
+                match queue.front() {
+                    Some(HostRequest::Settle { .. } | HostRequest::Release { .. }) => queue.pop_front(),
+                    Some(HostRequest::Call { .. }) => {
+                        drop(inbox);
+                        self.post(HostRequest::Settle { promise: id, result });
+                        return;
+                    }
+                    None => None,
+                }
+            };
+            match next {
+                Some(request) => self.serve(request),
+                None => break,
+            }
+        }
+        self.settle(id, result);
+    }
+
     /// Whether requests are queued for the Node thread.
     pub fn has_pending(&self) -> bool {
         self.inbox.lock().unwrap().as_ref().is_some_and(|q| !q.is_empty())
@@ -372,7 +396,14 @@ impl Host for NodeHost {
             refuse(request);
             return;
         };
+        // A release can wait while an async operation is in flight: its settlement serves the
+        // queue anyway, and a wake-up of the event loop per release costs microseconds.
+        // (A bounded number: an operation that never ends must not hold host values forever.)
+        let can_wait = matches!(request, HostRequest::Release { .. }) && queue.len() < 64 && self.in_flight.load(Ordering::Acquire) > 0;
         queue.push_back(request);
+        if can_wait {
+            return;
+        }
         // Wake the Node thread if it waits inside a sync call, and its event loop otherwise.
         self.node_thread.unpark();
         if !self.wake_scheduled.swap(true, Ordering::AcqRel) {

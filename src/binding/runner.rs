@@ -48,18 +48,20 @@ pub fn throw(env: sys::napi_env, thrown: &Thrown) -> napi::Error {
 /// Like `run`, for work that runs no user code: its async spelling runs at once on the calling
 /// thread when the isolate is idle (the promise still settles asynchronously, as always).
 pub fn run_no_user_code(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> napi::Result<Raw> {
+    run_if_plain(env, isolate, mode, |_| true, job)
+}
+
+/// Like `run_no_user_code`, for work that runs no user code when `plain` says so (asked with
+/// the isolate entered, just before the job would run).
+pub fn run_if_plain(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, plain: impl FnOnce(&Arc<Isolate>) -> bool, job: Job) -> napi::Result<Raw> {
     if mode != ASYNC {
         return run(env, isolate, mode, job);
     }
-    match isolate.run_if_idle(job) {
+    match isolate.run_if_idle_and(plain, job) {
         Ok(result) => {
             let host = current()?;
             let (id, promise) = host.new_promise()?;
-            if host.has_pending() {
-                host.post(HostRequest::Settle { promise: id, result });
-            } else {
-                host.settle(id, result);
-            }
+            host.settle_in_order(id, result);
             Ok(Raw(promise))
         }
         Err(job) => run(env, isolate, mode, job),
@@ -106,12 +108,7 @@ pub fn run(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> n
                 Handoff::GaveUp => None,
             };
             if let Some(result) = early {
-                if host.has_pending() {
-                    // Earlier results are queued: keep the order by queueing behind them.
-                    host.post(HostRequest::Settle { promise: id, result });
-                } else {
-                    host.settle(id, result);
-                }
+                host.settle_in_order(id, result);
             }
             Ok(Raw(promise))
         }

@@ -10,7 +10,7 @@ use crate::engine::transfer::{RefHandle, Transfer};
 
 use super::convert::{from_js, from_js_copy};
 use super::isolate::run_options;
-use super::runner::{run, throw};
+use super::runner::{run, run_no_user_code, throw};
 use super::Raw;
 
 #[napi]
@@ -161,7 +161,8 @@ impl Wire {
         let key = from_js(env.raw(), key.0)?;
         let value = if copy { from_js_copy(env.raw(), value.0)? } else { from_js(env.raw(), value.0)? };
         let id = handle.id;
-        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().set(iso, id, &key, &value).map(|_| Transfer::Undefined)))
+        // No user code runs in a set (it defines a data property, as in isolated-vm: no setter).
+        run_no_user_code(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().set(iso, id, &key, &value).map(|_| Transfer::Undefined)))
     }
 
     #[napi]
@@ -169,7 +170,7 @@ impl Wire {
         let handle = self.handle(&env)?;
         let key = from_js(env.raw(), key.0)?;
         let id = handle.id;
-        run(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().delete(iso, id, &key).map(|_| Transfer::Undefined)))
+        run_no_user_code(env.raw(), &handle.isolate, mode, Box::new(move |iso| iso.state().delete(id, &key).map(|_| Transfer::Undefined)))
     }
 
     /// `apply`; `args` are already in wire form.

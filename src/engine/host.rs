@@ -47,7 +47,7 @@ impl std::fmt::Debug for HostRef {
 #[derive(Debug)]
 pub enum HostOp {
     Apply { this: Transfer, args: Vec<Transfer> },
-    Get { key: Transfer },
+    Get { key: Transfer, accessors: bool },
     Set { key: Transfer, value: Transfer },
     Delete { key: Transfer },
     Copy,

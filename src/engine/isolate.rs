@@ -318,11 +318,22 @@ impl Isolate {
     /// that runs no user code (so it is short, and cannot hang the caller): a hand-off would
     /// cost more than the work. Gives the job back otherwise.
     pub fn run_if_idle<R, J: FnOnce(&Arc<Isolate>) -> Result<R, Thrown>>(self: &Arc<Self>, job: J) -> Result<Result<R, Thrown>, J> {
+        self.run_if_idle_and(|_| true, job)
+    }
+
+    /// `run_if_idle` for work that runs no user code only in some cases: `plain` decides, with
+    /// the isolate entered, before the job starts.
+    pub fn run_if_idle_and<R, J: FnOnce(&Arc<Isolate>) -> Result<R, Thrown>>(
+        self: &Arc<Self>,
+        plain: impl FnOnce(&Arc<Isolate>) -> bool,
+        job: J,
+    ) -> Result<Result<R, Thrown>, J> {
         if self.is_disposed() || self.queued.load(Ordering::Acquire) > 0 || !self.try_own() {
             return Err(job);
         }
-        if self.depth.load(Ordering::Relaxed) > 1 || self.queued.load(Ordering::Acquire) > 0 {
-            // Inside a call of this isolate already (a host callback), or work arrived: keep order.
+        // Inside a call of this isolate already (a host callback), or work arrived: keep order.
+        let busy = self.depth.load(Ordering::Relaxed) > 1 || self.queued.load(Ordering::Acquire) > 0;
+        if busy || !matches!(self.execute(false, |i| Ok(plain(i))), Ok(true)) {
             self.disown();
             return Err(job);
         }

@@ -178,7 +178,7 @@ fn perform(prepared: Prepared, mode: CallMode) -> Result<Transfer, Thrown> {
                 match &op {
                     Op::Get { key, inherit, accessors } => state.get(iso, id, key, &options, *inherit, *accessors),
                     Op::Set { key, value } => state.set(iso, id, key, value).map(|_| Transfer::Undefined),
-                    Op::Delete { key } => state.delete(iso, id, key).map(|_| Transfer::Undefined),
+                    Op::Delete { key } => state.delete(id, key).map(|_| Transfer::Undefined),
                     Op::Apply { this, args } => state.apply(iso, id, this, args, &options),
                     Op::Copy => state.copy(id),
                 }
@@ -186,7 +186,7 @@ fn perform(prepared: Prepared, mode: CallMode) -> Result<Transfer, Thrown> {
         }
         Target::Host(target) => {
             let op = match op {
-                Op::Get { key, .. } => HostOp::Get { key },
+                Op::Get { key, accessors, .. } => HostOp::Get { key, accessors },
                 Op::Set { key, value } => HostOp::Set { key, value },
                 Op::Delete { key } => HostOp::Delete { key },
                 Op::Apply { this, args } => HostOp::Apply { this, args },
@@ -352,7 +352,7 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
                 "get" => {
                     let (mode, promise) = transfer_mode(&options_object(Some(&arg(1))))?;
                     let options = options_object(Some(&arg(1)));
-                    let key = transfer::export(ctx, &isolate, arg(0), Mode::Plain, transfer::Fallback::Throw)?;
+                    let key = property_key(&arg(0))?;
                     let inherit = matches!(&target, Target::Isolate(h) if h.inherit);
                     Prepared {
                         target,
@@ -362,12 +362,12 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
                 }
                 "set" => {
                     let options = options_object(Some(&arg(2)));
-                    let key = transfer::export(ctx, &isolate, arg(0), Mode::Plain, transfer::Fallback::Throw)?;
+                    let key = property_key(&arg(0))?;
                     let value = export_as(ctx, &isolate, arg(1), &options)?;
                     Prepared { target, op: Op::Set { key, value }, options: RunOptions::default() }
                 }
                 "delete" => {
-                    let key = transfer::export(ctx, &isolate, arg(0), Mode::Plain, transfer::Fallback::Throw)?;
+                    let key = property_key(&arg(0))?;
                     Prepared { target, op: Op::Delete { key }, options: RunOptions::default() }
                 }
                 "apply" => {
@@ -493,4 +493,13 @@ pub fn hooks<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         Function::new(ctx.clone(), || SharedBytes::total_external() as f64)?,
     )?;
     Ok(hooks)
+}
+
+/// A property key for get/set/delete: a string or a number (the rest of isolated-vm's rule,
+/// uint32 only, is checked where the operation runs, for the host's calls too).
+fn property_key(value: &Value<'_>) -> Result<Transfer, Thrown> {
+    if let Some(s) = value.as_string() {
+        return s.to_string().map(Transfer::String).map_err(|_| Thrown::type_error("Invalid `key`"));
+    }
+    value.as_number().map(Transfer::Number).ok_or_else(|| Thrown::type_error("Invalid `key`"))
 }

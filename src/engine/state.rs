@@ -636,40 +636,66 @@ impl IsolateState {
 
     // -- references --------------------------------------------------------------------------
 
+    /// `get`: own properties only (the prototype chain too with `inherit`); an accessor is
+    /// refused unless `accessors` is set. As isolated-vm does, V8's quirks included.
     pub fn get(&self, isolate: &Arc<Isolate>, id: u32, key: &Transfer, options: &RunOptions, inherit: bool, accessors: bool) -> Result<Transfer, Thrown> {
         self.with_handle(id, |ctx, target| {
-            let key = transfer::import(&ctx, isolate, key)?;
-            let object = target.as_object().ok_or_else(|| Thrown::type_error("Reference is not an object"))?.clone();
+            let (object, key) = property_target(&ctx, &target, key)?;
             self.guarded(&ctx, options.timeout_ms, || {
-                if !inherit || !accessors {
-                    match own_property(&ctx, &object, &key)? {
-                        OwnProperty::Missing if !inherit => return self.finish(isolate, &ctx, Value::new_undefined(ctx.clone()), options, Fallback::Reference),
+                let mut holder = Some(object.clone());
+                let found = loop {
+                    let Some(current) = holder else { break false };
+                    match own_property(&ctx, &current, &key)? {
+                        OwnProperty::Missing => holder = if inherit { current.get_prototype() } else { None },
                         OwnProperty::Accessor if !accessors => return Err(Thrown::type_error("Property is getter")),
-                        OwnProperty::Proxy if !accessors => return Err(Thrown::type_error("Object is a proxy")),
-                        _ => {}
+                        // V8 keeps an array's `length` as an accessor, and isolated-vm refuses it.
+                        OwnProperty::Data if !accessors && is_array_length(&current, &key) => return Err(Thrown::type_error("Property is getter")),
+                        _ => break true,
                     }
-                }
-                let value: Value = object.get(key).map_err(|_| js_error(&ctx))?;
+                };
+                let value: Value = if found { object.get(key).map_err(|_| js_error(&ctx))? } else { Value::new_undefined(ctx.clone()) };
                 let value = if options.promise { self.settle(isolate, &ctx, value)? } else { value };
                 self.finish(isolate, &ctx, value, options, Fallback::Reference)
             })
         })
     }
 
+    /// `set`: deletes the key, then defines a plain data property, so no setter ever runs (as
+    /// in isolated-vm); a refusal (a frozen object, a non-configurable key) is `Set failed`.
     pub fn set(&self, isolate: &Arc<Isolate>, id: u32, key: &Transfer, value: &Transfer) -> Result<bool, Thrown> {
         self.with_handle(id, |ctx, target| {
-            let key = transfer::import(&ctx, isolate, key)?;
-            let value = transfer::import(&ctx, isolate, value)?;
-            let object = target.as_object().ok_or_else(|| Thrown::type_error("Reference is not an object"))?.clone();
-            self.guarded(&ctx, None, || object.set(key, value).map(|_| true).map_err(|_| js_error(&ctx)))
+            let (object, key) = property_target(&ctx, &target, key)?;
+            self.guarded(&ctx, None, || {
+                with_atom(&ctx, &key, |raw, atom| {
+                    // SAFETY: a live object and atom; JS_DefinePropertyValue consumes the value.
+                    unsafe {
+                        if qjs::JS_DeleteProperty(raw, object.as_raw(), atom, 0) < 0 {
+                            return Err(js_error(&ctx));
+                        }
+                        let value = transfer::import(&ctx, isolate, value)?;
+                        match qjs::JS_DefinePropertyValue(raw, object.as_raw(), atom, qjs::JS_DupValue(raw, value.as_raw()), qjs::JS_PROP_C_W_E as i32) {
+                            r if r < 0 => Err(js_error(&ctx)),
+                            0 => Err(Thrown::type_error("Set failed")),
+                            _ => Ok(true),
+                        }
+                    }
+                })
+            })
         })
     }
 
-    pub fn delete(&self, isolate: &Arc<Isolate>, id: u32, key: &Transfer) -> Result<bool, Thrown> {
+    /// `delete`; a refusal (a non-configurable key) is `Delete failed`.
+    pub fn delete(&self, id: u32, key: &Transfer) -> Result<bool, Thrown> {
         self.with_handle(id, |ctx, target| {
-            let key = transfer::import(&ctx, isolate, key)?;
-            let object = target.as_object().ok_or_else(|| Thrown::type_error("Reference is not an object"))?.clone();
-            self.guarded(&ctx, None, || object.remove(key).map(|_| true).map_err(|_| js_error(&ctx)))
+            let (object, key) = property_target(&ctx, &target, key)?;
+            self.guarded(&ctx, None, || {
+                // SAFETY: a live object and atom.
+                with_atom(&ctx, &key, |raw, atom| match unsafe { qjs::JS_DeleteProperty(raw, object.as_raw(), atom, 0) } {
+                    r if r < 0 => Err(js_error(&ctx)),
+                    0 => Err(Thrown::type_error("Delete failed")),
+                    _ => Ok(true),
+                })
+            })
         })
     }
 
@@ -700,6 +726,46 @@ enum OwnProperty {
     Data,
     Accessor,
     Proxy,
+}
+
+/// isolated-vm's checks before a property operation: a string or uint32 key, and an object
+/// (not a function) with no proxy on its prototype chain. Returns the object and the key.
+fn property_target<'js>(ctx: &Ctx<'js>, target: &Value<'js>, key: &Transfer) -> Result<(rquickjs::Object<'js>, Value<'js>), Thrown> {
+    let key = match key {
+        Transfer::String(s) => rquickjs::String::from_str(ctx.clone(), s).map_err(|_| js_error(ctx))?.into_value(),
+        Transfer::Number(n) if n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(n) => Value::new_number(ctx.clone(), *n),
+        _ => return Err(Thrown::type_error("Invalid `key`")),
+    };
+    let object = match target.as_object() {
+        Some(object) if !target.is_function() => object.clone(),
+        _ => return Err(Thrown::type_error("Reference is not an object")),
+    };
+    // Each link is checked before its prototype is asked for (a proxy's trap would run).
+    let mut link = Some(object.clone());
+    while let Some(current) = link {
+        if super::v8_wire::class_id(current.as_value()) == super::v8_wire::class::PROXY {
+            return Err(Thrown::type_error("Object is or has proxy"));
+        }
+        link = current.get_prototype();
+    }
+    Ok((object, key))
+}
+
+fn is_array_length(object: &rquickjs::Object<'_>, key: &Value<'_>) -> bool {
+    object.is_array() && key.as_string().and_then(|s| s.to_string().ok()).is_some_and(|s| s == "length")
+}
+
+/// Runs `f` with `key` as an atom (freed afterwards).
+fn with_atom<'js, R>(ctx: &Ctx<'js>, key: &Value<'js>, f: impl FnOnce(*mut qjs::JSContext, qjs::JSAtom) -> Result<R, Thrown>) -> Result<R, Thrown> {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: the atom made here is freed on every path.
+    let atom = unsafe { qjs::JS_ValueToAtom(raw, key.as_raw()) };
+    if atom == qjs::JS_ATOM_NULL {
+        return Err(js_error(ctx));
+    }
+    let result = f(raw, atom);
+    unsafe { qjs::JS_FreeAtom(raw, atom) };
+    result
 }
 
 fn own_property<'js>(ctx: &Ctx<'js>, object: &rquickjs::Object<'js>, key: &Value<'js>) -> Result<OwnProperty, Thrown> {
