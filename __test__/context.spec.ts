@@ -171,3 +171,30 @@ describe('Context.global', () => {
     isolate.dispose()
   })
 })
+
+describe('the globals of a new context', () => {
+  it("are a bare V8 context's: a console whose methods do nothing, and no host functions", () => {
+    const { isolate, context } = setup()
+    const seen = context.evalSync(
+      `JSON.stringify({
+        console: Object.getOwnPropertyNames(console),
+        described: Object.getOwnPropertyDescriptor(globalThis, 'console'),
+        tag: Object.prototype.toString.call(console),
+        calls: [console.log('x'), console.error(new Error('e')), console.table([1]), console.assert(false)],
+        method: [typeof console.log, console.log.length, console.log.name, Object.getOwnPropertyDescriptor(console, 'warn')],
+        absent: ['atob', 'btoa', 'queueMicrotask', 'performance', 'DOMException', 'setTimeout', 'require', 'process'].filter((n) => n in globalThis),
+        present: ['Promise', 'Proxy', 'WeakRef', 'FinalizationRegistry', 'Map', 'Set', 'Uint8Array', 'DataView', 'BigInt', 'JSON', 'Reflect', 'RegExp', 'Date', 'SharedArrayBuffer', 'Atomics'].filter((n) => !(n in globalThis)),
+      })`,
+    )
+    expect(JSON.parse(seen)).toEqual({
+      console: ['debug', 'error', 'info', 'log', 'warn', 'dir', 'dirxml', 'table', 'trace', 'group', 'groupCollapsed', 'groupEnd', 'clear', 'count', 'countReset', 'assert', 'profile', 'profileEnd', 'time', 'timeLog', 'timeEnd', 'timeStamp', 'context'],
+      described: { value: {}, writable: true, enumerable: false, configurable: true },
+      tag: '[object console]',
+      calls: [null, null, null, null],
+      method: ['function', 0, 'log', { writable: true, enumerable: true, configurable: true }],
+      absent: [],
+      present: [],
+    })
+    isolate.dispose()
+  })
+})

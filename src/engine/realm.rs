@@ -7,9 +7,12 @@ use rquickjs::{qjs, Context, Ctx, Function, Object, Runtime, Value};
 const PRELUDE: &str = include_str!("../sandbox/prelude.js");
 const CLASSES: &str = include_str!("../sandbox/classes.js");
 
-/// Creates a context with every standard intrinsic and our prelude installed.
+/// Creates a context with the standard intrinsics and our prelude installed. QuickJS-ng's
+/// `performance` and `DOMException` are left out: a V8 context has neither (they are Node's and
+/// the browser's), and they cost 5% of a context's creation.
 pub fn create(runtime: &Runtime) -> rquickjs::Result<Context> {
-    let context = Context::full(runtime)?;
+    use rquickjs::context::intrinsic::{Date, Eval, Json, MapSet, Promise, Proxy, RegExp, RegExpCompiler, TypedArrays, WeakRef};
+    let context = Context::custom::<(Date, Eval, RegExpCompiler, RegExp, Json, Proxy, MapSet, TypedArrays, Promise, WeakRef)>(runtime)?;
     aim_stack_check(&context);
     enter(&context, |ctx| install_prelude(&ctx))?;
     Ok(context)
@@ -92,7 +95,54 @@ fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
     let error: Object = ctx.globals().get("Error")?;
     let prototype: Value = error.get("prototype")?;
     install.call::<_, Value>((prototype,))?;
+    bare_v8_globals(ctx);
     Ok(())
+}
+
+/// The methods of V8's `console`. Without an inspector attached they do nothing, and isolated-vm
+/// attaches none, so code that logs runs silently there: it must not fail here either.
+const CONSOLE_METHODS: [&std::ffi::CStr; 23] = [
+    c"debug", c"error", c"info", c"log", c"warn", c"dir", c"dirxml", c"table", c"trace", c"group", c"groupCollapsed", c"groupEnd",
+    c"clear", c"count", c"countReset", c"assert", c"profile", c"profileEnd", c"time", c"timeLog", c"timeEnd", c"timeStamp", c"context",
+];
+
+unsafe extern "C" fn do_nothing(_ctx: *mut qjs::JSContext, _this: qjs::JSValue, _argc: i32, _argv: *mut qjs::JSValue) -> qjs::JSValue {
+    qjs::JS_UNDEFINED
+}
+
+/// Makes the globals those of a bare V8 context, as isolated-vm's contexts have them: V8's
+/// `console` (natively made: a JS-built one costs 20 µs a context) and none of the host functions
+/// QuickJS-ng adds (`atob`, `btoa`, `queueMicrotask`: V8 leaves those to the embedder).
+fn bare_v8_globals(ctx: &Ctx) {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: plain QuickJS calls on a live context; every value made is handed to (and then
+    // owned by) a property, or freed.
+    unsafe {
+        let global = qjs::JS_GetGlobalObject(raw);
+        for name in [c"atob", c"btoa", c"queueMicrotask"] {
+            let atom = qjs::JS_NewAtom(raw, name.as_ptr());
+            qjs::JS_DeleteProperty(raw, global, atom, 0);
+            qjs::JS_FreeAtom(raw, atom);
+        }
+        let prototype = qjs::JS_NewObject(raw);
+        let tag = qjs::JS_NewStringLen(raw, c"console".as_ptr(), 7);
+        let symbol = qjs::JS_GetPropertyStr(raw, global, c"Symbol".as_ptr());
+        let tag_symbol = qjs::JS_GetPropertyStr(raw, symbol, c"toStringTag".as_ptr());
+        let tag_atom = qjs::JS_ValueToAtom(raw, tag_symbol);
+        qjs::JS_DefinePropertyValue(raw, prototype, tag_atom, tag, qjs::JS_PROP_CONFIGURABLE as i32);
+        qjs::JS_FreeAtom(raw, tag_atom);
+        qjs::JS_FreeValue(raw, tag_symbol);
+        qjs::JS_FreeValue(raw, symbol);
+        let console = qjs::JS_NewObjectProto(raw, prototype);
+        qjs::JS_FreeValue(raw, prototype);
+        for name in CONSOLE_METHODS {
+            let method = qjs::JS_NewCFunction2(raw, Some(do_nothing), name.as_ptr(), 0, qjs::JSCFunctionEnum_JS_CFUNC_generic, 0);
+            qjs::JS_DefinePropertyValueStr(raw, console, name.as_ptr(), method, qjs::JS_PROP_C_W_E as i32);
+        }
+        let flags = (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE) as i32;
+        qjs::JS_DefinePropertyValueStr(raw, global, c"console".as_ptr(), console, flags);
+        qjs::JS_FreeValue(raw, global);
+    }
 }
 
 /// Installs the sandbox classes in `ctx`; returns their prototypes (see `sandbox::wrap`).
