@@ -218,6 +218,16 @@ const scenarios = {
       return perCall(200, () => runLLMz(ivm, program, contextObject(), { timeout: 60000 }))
     }),
   },
+  // The same step with a program never seen before (a unique comment defeats the code cache):
+  // what a new model-written program costs.
+  'LLMz-shaped execution, a new program each time': {
+    ...ivmApi(async (ivm) => {
+      const { runLLMz } = require('./llmz-driver')
+      const { program, contextObject } = llmzWorkload()
+      let n = 0
+      return perCall(200, () => runLLMz(ivm, `${program}\n      // run ${process.pid}-${n++}`, contextObject(), { timeout: 60000 }))
+    }),
+  },
   "await eval('1+1')": {
     ...ivmApi(async (ivm) => {
       const context = new ivm.Isolate().createContextSync()

@@ -5,7 +5,7 @@ const { kWire } = require('./transfer')
 
 class Callback {
   constructor(fn, options) {
-    if (typeof fn !== 'function') throw new TypeError('`undefined` requires parameter 1 to be a function')
+    if (typeof fn !== 'function') throw new TypeError('`Callback` requires parameter 1 to be a function')
     const mode = options?.async ? 1 : options?.ignored ? 2 : 0
     this[kWire] = native.wireCallback(fn, mode)
   }

@@ -1,7 +1,7 @@
 'use strict'
 // Context: one realm (global object and builtins) inside an isolate.
 const { defineSpellings, requireString, requireArgs, requireOptions } = require('./runner')
-const { transferMode, timeoutOf, encode } = require('./transfer')
+const { transferMode, timeoutOf, originOf, encode } = require('./transfer')
 const { track, untrack } = require('./handles')
 
 class Context {
@@ -39,10 +39,8 @@ defineSpellings(Context, 'eval', function (mode, ...args) {
   this._check()
   const [transfer, promise] = transferMode(options)
   const timeout = timeoutOf(options)
-  const { filename = '<isolated-vm>', lineOffset = 0, columnOffset = 0 } = options ?? {}
-  return this._isolate._native.eval(
-    mode, this._id, code, String(filename), lineOffset | 0, columnOffset | 0, timeout, transfer, promise,
-  )
+  const [filename, lineOffset, columnOffset] = originOf(options)
+  return this._isolate._native.eval(mode, this._id, code, filename, lineOffset, columnOffset, timeout, transfer, promise)
 })
 
 defineSpellings(Context, 'evalClosure', function (mode, ...args) {
@@ -54,9 +52,9 @@ defineSpellings(Context, 'evalClosure', function (mode, ...args) {
   this._check()
   const [transfer, promise] = transferMode(options?.result)
   const timeout = timeoutOf(options)
-  const { filename = '<isolated-vm>' } = options ?? {}
+  const [filename] = originOf(options)
   const encoded = closureArgs.map((value) => encode(value, options?.arguments))
-  return this._isolate._native.evalClosure(mode, this._id, code, String(filename), encoded, timeout, transfer, promise)
+  return this._isolate._native.evalClosure(mode, this._id, code, filename, encoded, timeout, transfer, promise)
 })
 
 module.exports = { Context }

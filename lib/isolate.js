@@ -4,6 +4,7 @@ const native = require('./binding')
 const { defineSpellings, requireString, requireOptions, requireArgs } = require('./runner')
 const { Context } = require('./context')
 const { Script } = require('./script')
+const { originOf } = require('./transfer')
 
 const MB = 1024 * 1024
 
@@ -105,8 +106,8 @@ defineSpellings(
     const [code, options] = args
     requireString(code, 1)
     requireOptions(options, 2)
-    const { filename = '<isolated-vm>', lineOffset = 0, columnOffset = 0 } = options ?? {}
-    const id = this._native.compileScript(mode, code, String(filename), lineOffset | 0, columnOffset | 0)
+    const [filename, lineOffset, columnOffset] = originOf(options)
+    const id = this._native.compileScript(mode, code, filename, lineOffset, columnOffset)
     if (mode === 1) return id.then((id) => new Script(this, id))
     return new Script(this, id)
   },

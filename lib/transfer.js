@@ -15,7 +15,9 @@ const native = require('./binding')
 // Node too: for tests.
 const jsCodec = require('./v8_format')
 const writer = process.env.ISOLATED_QUICKJS_JS_CODEC === '1' || !speaksV8Format(v8) ? jsCodec : v8
-const codec = { serialize: (value) => writer.serialize(value), deserialize: (bytes) => jsCodec.deserialize(bytes) }
+// A Buffer copied in comes out as a Uint8Array, as from isolated-vm (V8 knows no Buffer).
+const READ_OPTIONS = { buffersAsUint8Array: true }
+const codec = { serialize: (value) => writer.serialize(value), deserialize: (bytes) => jsCodec.deserialize(bytes, READ_OPTIONS) }
 
 function speaksV8Format(module) {
   try {
@@ -67,13 +69,24 @@ function transferMode(options) {
   return [copy ? 1 : externalCopy ? 2 : reference ? 3 : 0, !!promise]
 }
 
+const isInt32 = (value) => Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff
+
+/** The `timeout` option in ms, as isolated-vm reads it: a 32-bit integer; 0 or less is none. */
 function timeoutOf(options) {
   const timeout = options?.timeout
-  if (timeout === undefined) return 0
-  if (typeof timeout !== 'number' || !(timeout >= 0) || timeout > 0xffffffff) {
-    throw optionError(TypeError, '`timeout` must be a 32-bit number')
+  if (timeout == null) return 0
+  if (!isInt32(timeout)) throw optionError(TypeError, '`timeout` must be a 32-bit number')
+  return Math.max(timeout, 0)
+}
+
+/** `filename`, `lineOffset` and `columnOffset` of ScriptOrigin options, checked as isolated-vm does. */
+function originOf(options) {
+  const { filename, lineOffset, columnOffset } = options ?? {}
+  if (filename != null && typeof filename !== 'string') throw optionError(TypeError, '`filename` must be a string')
+  for (const [name, value] of [['lineOffset', lineOffset], ['columnOffset', columnOffset]]) {
+    if (value != null && !isInt32(value)) throw optionError(TypeError, `\`${name}\` must be a 32-bit number`)
   }
-  return timeout
+  return [filename ?? '<isolated-vm>', lineOffset ?? 0, columnOffset ?? 0]
 }
 
 function isPrimitive(value) {
@@ -177,4 +190,4 @@ const helpers = {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, encode, helpers, serialize, deserialize }
+module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize }

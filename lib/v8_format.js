@@ -970,8 +970,9 @@ const KEY_CACHE_MAX_LENGTH = 32
 const keyCache = new Array(KEY_CACHE_SIZE).fill('')
 
 class Reader {
-  constructor(bytes) {
+  constructor(bytes, buffersAsUint8Array) {
     this.b = bytes
+    this.buffersAsUint8Array = buffersAsUint8Array
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     this.pos = 0
     this.end = bytes.length
@@ -1425,7 +1426,8 @@ class Reader {
     if (n % size !== 0) throw malformed('misaligned view')
     const buffer = this.copy(n)
     let view
-    if (Ctor === NodeBuffer) view = NodeBuffer.from(buffer, 0, n)
+    if (Ctor === NodeBuffer && !this.buffersAsUint8Array) view = NodeBuffer.from(buffer, 0, n)
+    else if (Ctor === NodeBuffer) view = new Uint8Array(buffer, 0, n)
     else if (Ctor === DataView) view = new DataView(buffer, 0, n)
     else view = new Ctor(buffer, 0, n / size)
     return (this.objects[id] = view)
@@ -1499,8 +1501,12 @@ const ERROR_CTOR_BY_TAG = {
   [E_URI]: URIError,
 }
 
-/** The value V8-serialized in `bytes` (a Uint8Array or Buffer; versions 13-15). */
-function deserialize(bytes) {
+/**
+ * The value V8-serialized in `bytes` (a Uint8Array or Buffer; versions 13-15). Node's Buffers
+ * read back as Buffers, as `v8.deserialize` does, unless `options.buffersAsUint8Array` (what a
+ * V8 that knows no Buffer, like isolated-vm's, gives).
+ */
+function deserialize(bytes, options) {
   if (!(bytes instanceof Uint8Array)) {
     if (ArrayBuffer.isView(bytes)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     else if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes)
@@ -1510,7 +1516,7 @@ function deserialize(bytes) {
   if (NodeBuffer !== undefined && !(bytes instanceof NodeBuffer)) {
     bytes = NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
-  const r = new Reader(bytes)
+  const r = new Reader(bytes, !!options?.buffersAsUint8Array)
   r.header()
   const value = r.value()
   return value

@@ -237,6 +237,8 @@ pub fn write<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Vec<u8>> {
         get_time: None,
         depth: 0,
         stack_base: stack_position(),
+        // SAFETY: reading the pointer of a live object.
+        global: unsafe { qjs::JS_VALUE_GET_PTR(ctx.globals().as_raw()) as usize },
     };
     w.out.push(tag::VERSION);
     w.out.push(VERSION);
@@ -279,6 +281,8 @@ struct Writer<'js> {
     get_time: Option<Value<'js>>,
     depth: usize,
     stack_base: usize,
+    /// The context's global object (its pointer), which V8 refuses to clone.
+    global: usize,
 }
 
 impl<'js> Writer<'js> {
@@ -438,6 +442,10 @@ impl<'js> Writer<'js> {
             return Ok(());
         }
         let cid = class_id(value);
+        // V8 refuses a context's global object (its global proxy is no plain object).
+        if cid == class::OBJECT && key == self.global {
+            return Err(CloneError::NotCloneable(printed(&self.ctx, value)));
+        }
         if !matches!(
             cid,
             class::OBJECT
