@@ -2,7 +2,8 @@
 // `Name: message`, then one `    at fn (file:line:col)` line per frame.
 //
 // QuickJS records the frames when an error is made (natively, with no JS running, which
-// matters: JS run while an error is being built can swallow an interrupt). The header is added
+// matters: JS run while an error is being built can swallow an interrupt), already with V8's
+// frame names and positions (vendor/rquickjs-sys/PATCHES.md). The header is added
 // when `stack` is first read, from the error's name and message at that time, as V8 does, and
 // the result then stays as an own property. A function assigned to `Error.prepareStackTrace`
 // is honoured by QuickJS itself, and its result is returned untouched.
@@ -24,6 +25,8 @@
     const where = line.slice(open + 2, -1)
     if (where === 'native') return `    at ${name} (<anonymous>)`
     if (name === '<eval>' || name === '<anonymous>') return `    at ${where}`
+    // An awaiting caller without a name (e.g. an async arrow): V8 writes `at async file:line:col`.
+    if (name === 'async <anonymous>' || name === 'async <eval>') return `    at async ${where}`
     return line
   }
 
