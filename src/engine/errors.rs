@@ -98,29 +98,6 @@ fn string_prop<'js>(obj: &rquickjs::Object<'js>, name: &str) -> Option<String> {
     None
 }
 
-/// V8's wording for QuickJS messages that say the same thing differently, where the V8 text
-/// can be rebuilt from QuickJS's alone. Applied as errors leave the isolate (code inside still
-/// sees QuickJS's words); LLMz and others pin these messages.
-fn v8_wording(name: &str, message: &str) -> Option<String> {
-    match name {
-        "TypeError" => {
-            // cannot read property 'x' of null → Cannot read properties of null (reading 'x')
-            let rest = message.strip_prefix("cannot read property '")?;
-            let (property, target) = rest.rsplit_once("' of ")?;
-            matches!(target, "null" | "undefined").then(|| format!("Cannot read properties of {target} (reading '{property}')"))
-        }
-        "RangeError" => match message {
-            "invalid array length" => Some("Invalid array length".into()),
-            _ => None,
-        },
-        "URIError" => match message {
-            "expecting hex digit" | "expecting surrogate pair" | "invalid character" | "malformed UTF-8" => Some("URI malformed".into()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// Reads an exception value into a `Thrown`. Error objects keep name, message and stack; other
 /// objects are copied; primitives pass as themselves.
 pub fn capture<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Thrown {
@@ -141,13 +118,6 @@ fn capture_now<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Thrown {
                 if stack.is_empty() { head } else { format!("{head}\n{stack}") }
             } else {
                 stack
-            };
-            let (message, stack) = match v8_wording(&name, &message) {
-                Some(v8) => {
-                    let stack = stack.replacen(&format!("{name}: {message}"), &format!("{name}: {v8}"), 1);
-                    (v8, stack)
-                }
-                None => (message, stack),
             };
             return Thrown::Error(ErrorInfo { name, message, stack, boundary: true });
         }

@@ -892,7 +892,30 @@ typedef struct JSFunctionBytecode {
     int pc2line_len;
     uint8_t *pc2line_buf;
     char *source;
+    /* V8-style source text of call sites, constructions and iterables,
+       keyed by source position, for error messages (see callsite_text()) */
+    int callsite_len;
+    uint8_t *callsite_buf;
 } JSFunctionBytecode;
+
+/* V8 names the expression that failed in some TypeErrors ("o.f is not a
+   function", "x is not iterable"). The parser builds that text for call
+   sites, `new` and iterables; it is kept per function keyed by the
+   source position of the failing instruction and only read when the
+   error is thrown. Longer texts are not recorded. */
+#define CALLEE_TEXT_MAX 160
+typedef struct CalleeText {
+    bool ok;
+    int len;
+    char buf[CALLEE_TEXT_MAX];
+} CalleeText;
+
+enum {
+    CALLSITE_CALL = 1,
+    CALLSITE_CONSTRUCT,
+    CALLSITE_ITERATE,
+    CALLSITE_SPREAD,
+};
 
 typedef struct JSBoundFunction {
     JSValue func_obj;
@@ -8128,6 +8151,59 @@ fail:
     return b->line_num;
 }
 
+/* The text the parser recorded (record_callsite()) for an instruction
+   of `kind` at the source position of the current frame's instruction,
+   copied into `buf`; NULL if there is none (a native frame, a text the
+   parser did not build). Only used while throwing. */
+static const char *callsite_text(JSContext *ctx, int kind, char *buf,
+                                 size_t size)
+{
+    JSStackFrame *sf = ctx->rt->current_stack_frame;
+    JSFunctionBytecode *b;
+    JSObject *p;
+    const uint8_t *ptr, *end;
+    uint32_t line, col, len;
+    int line_num, col_num, k, ret;
+
+    if (!sf || !sf->cur_pc || JS_VALUE_GET_TAG(sf->cur_func) != JS_TAG_OBJECT)
+        return NULL;
+    p = JS_VALUE_GET_OBJ(sf->cur_func);
+    if (!js_class_has_bytecode(p->class_id))
+        return NULL;
+    b = p->u.func.function_bytecode;
+    if (!b->callsite_buf || !b->pc2line_buf || size == 0)
+        return NULL;
+    line_num = find_line_num(ctx, b, sf->cur_pc - b->byte_code_buf - 1,
+                             &col_num);
+    ptr = b->callsite_buf;
+    end = ptr + b->callsite_len;
+    while (ptr < end) {
+        if ((ret = get_leb128(&line, ptr, end)) < 0)
+            break;
+        ptr += ret;
+        if ((ret = get_leb128(&col, ptr, end)) < 0)
+            break;
+        ptr += ret;
+        if (ptr >= end)
+            break;
+        k = *ptr++;
+        if ((ret = get_leb128(&len, ptr, end)) < 0)
+            break;
+        ptr += ret;
+        if (len > end - ptr)
+            break;
+        if (k == kind && line == line_num && col == col_num) {
+            if (len > size - 1)
+                len = size - 1;
+            memcpy(buf, ptr, len);
+            buf[len] = '\0';
+            return buf;
+        }
+        ptr += len;
+    }
+    return NULL;
+}
+
 /* in order to avoid executing arbitrary code during the stack trace
    generation, we only look at simple 'name' properties containing a
    string. */
@@ -8972,6 +9048,117 @@ static JSValue JS_ThrowTypeErrorNotAFunction(JSContext *ctx)
     return JS_ThrowTypeError(ctx, "not a function");
 }
 
+/* a number as JS prints it, without allocating (for error messages) */
+static const char *number_text(char *buf, size_t size, double d)
+{
+    JSDTOATempMem dtoa_mem;
+    int len;
+    if (size < 64 || js_dtoa_max_len(d, 10, 0, JS_DTOA_FORMAT_FREE) >= size)
+        return "";
+    len = js_dtoa(buf, d, 10, 0, JS_DTOA_FORMAT_FREE, &dtoa_mem);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* a call of a value that is not a function, named as V8 does from the
+   call expression ("o.f is not a function") */
+static JSValue JS_ThrowTypeErrorNotCallable(JSContext *ctx)
+{
+    char buf[CALLEE_TEXT_MAX];
+    if (callsite_text(ctx, CALLSITE_CALL, buf, sizeof(buf)))
+        return JS_ThrowTypeError(ctx, "%s is not a function", buf);
+    return JS_ThrowTypeErrorNotAFunction(ctx);
+}
+
+/* `new` of a value that is not a constructor */
+static JSValue JS_ThrowTypeErrorNotConstructible(JSContext *ctx,
+                                                 JSValueConst func_obj)
+{
+    char buf[CALLEE_TEXT_MAX];
+    if (callsite_text(ctx, CALLSITE_CONSTRUCT, buf, sizeof(buf)))
+        return JS_ThrowTypeError(ctx, "%s is not a constructor", buf);
+    return JS_ThrowTypeErrorNotAConstructor(ctx, func_obj);
+}
+
+/* a value without a callable [Symbol.iterator] (or [Symbol.asyncIterator])
+   where an iterable is expected. In code, V8 names the expression; in
+   builtins (`new Map(5)`) it describes the value. */
+static JSValue JS_ThrowTypeErrorNotIterable(JSContext *ctx, JSValueConst val,
+                                            bool is_async, bool is_spread)
+{
+    char buf[CALLEE_TEXT_MAX];
+    const char *type;
+
+    if (callsite_text(ctx, CALLSITE_ITERATE, buf, sizeof(buf)))
+        return JS_ThrowTypeError(ctx, "%s is not %siterable", buf,
+                                 is_async ? "async " : "");
+    if (is_spread) {
+        if (JS_IsNull(val) || JS_IsUndefined(val)) {
+            if (!callsite_text(ctx, CALLSITE_SPREAD, buf, sizeof(buf)))
+                snprintf(buf, sizeof(buf), "%s", JS_IsNull(val) ? "null" : "undefined");
+            return JS_ThrowTypeError(ctx, "%s is not iterable (cannot read property null)", buf);
+        }
+        return JS_ThrowTypeError(ctx, "Spread syntax requires ...iterable[Symbol.iterator] to be a function");
+    }
+    switch (JS_VALUE_GET_NORM_TAG(val)) {
+    case JS_TAG_UNDEFINED:
+    case JS_TAG_NULL:
+        type = JS_IsNull(val) ? "null" : "undefined";
+        return JS_ThrowTypeError(ctx, "%s is not %siterable (cannot read property Symbol(Symbol.%s))",
+                                 type, is_async ? "async " : "",
+                                 is_async ? "asyncIterator" : "iterator");
+    case JS_TAG_INT:
+    case JS_TAG_FLOAT64:
+    case JS_TAG_BOOL:
+        {
+            char nbuf[64];
+            if (JS_VALUE_GET_TAG(val) == JS_TAG_BOOL) {
+                type = "boolean";
+                snprintf(nbuf, sizeof(nbuf), "%s", JS_VALUE_GET_BOOL(val) ? "true" : "false");
+            } else {
+                double d;
+                type = "number";
+                d = JS_VALUE_GET_TAG(val) == JS_TAG_INT ? JS_VALUE_GET_INT(val)
+                                                        : JS_VALUE_GET_FLOAT64(val);
+                number_text(nbuf, sizeof(nbuf), d);
+            }
+            return JS_ThrowTypeError(ctx, "%s %s is not %siterable (cannot read property Symbol(Symbol.%s))",
+                                     type, nbuf, is_async ? "async " : "",
+                                     is_async ? "asyncIterator" : "iterator");
+        }
+    case JS_TAG_SHORT_BIG_INT:
+    case JS_TAG_BIG_INT:
+        type = "bigint";
+        break;
+    case JS_TAG_SYMBOL:
+        type = "symbol";
+        break;
+    case JS_TAG_STRING:
+        type = "string";
+        break;
+    default:
+        type = JS_IsFunction(ctx, val) ? "function" : "object";
+        break;
+    }
+    return JS_ThrowTypeError(ctx, "%s is not %siterable (cannot read property Symbol(Symbol.%s))",
+                             type, is_async ? "async " : "",
+                             is_async ? "asyncIterator" : "iterator");
+}
+
+/* the class's name as its `name` data property holds it (no user code) */
+static JSValue JS_ThrowTypeErrorClassNoNew(JSContext *ctx,
+                                           JSValueConst func_obj)
+{
+    const char *name = get_func_name(ctx, func_obj);
+    if (!name || !*name) {
+        JS_FreeCString(ctx, name);
+        return JS_ThrowTypeError(ctx, "Class constructors cannot be invoked without 'new'");
+    }
+    JS_ThrowTypeError(ctx, "Class constructor %s cannot be invoked without 'new'", name);
+    JS_FreeCString(ctx, name);
+    return JS_EXCEPTION;
+}
+
 static JSValue JS_ThrowTypeErrorNotAnObject(JSContext *ctx)
 {
     return JS_ThrowTypeError(ctx, "not an object");
@@ -8992,7 +9179,7 @@ static JSValue JS_ThrowReferenceErrorNotDefined(JSContext *ctx, JSAtom name)
 static JSValue JS_ThrowReferenceErrorUninitialized(JSContext *ctx, JSAtom name)
 {
     char buf[ATOM_GET_STR_BUF_SIZE];
-    return JS_ThrowReferenceError(ctx, "%s is not initialized",
+    return JS_ThrowReferenceError(ctx, "Cannot access '%s' before initialization",
                                   name == JS_ATOM_NULL ? "lexical variable" :
                                   JS_AtomGetStr(ctx, buf, sizeof(buf), name));
 }
@@ -9289,8 +9476,10 @@ int JS_IsInstanceOf(JSContext *ctx, JSValueConst val, JSValueConst obj)
 {
     JSValue method;
 
-    if (!JS_IsObject(obj))
-        goto fail;
+    if (!JS_IsObject(obj)) {
+        JS_ThrowTypeError(ctx, "Right-hand side of 'instanceof' is not an object");
+        return -1;
+    }
     method = JS_GetProperty(ctx, obj, JS_ATOM_Symbol_hasInstance);
     if (JS_IsException(method))
         return -1;
@@ -9302,8 +9491,7 @@ int JS_IsInstanceOf(JSContext *ctx, JSValueConst val, JSValueConst obj)
 
     /* legacy case */
     if (!JS_IsFunction(ctx, obj)) {
-    fail:
-        JS_ThrowTypeError(ctx, "invalid 'instanceof' right operand");
+        JS_ThrowTypeError(ctx, "Right-hand side of 'instanceof' is not callable");
         return -1;
     }
     return JS_OrdinaryIsInstanceOf(ctx, val, obj);
@@ -9492,9 +9680,9 @@ static JSValue JS_GetPropertyInternal(JSContext *ctx, JSValueConst obj,
     if (unlikely(tag != JS_TAG_OBJECT)) {
         switch(tag) {
         case JS_TAG_NULL:
-            return JS_ThrowTypeErrorAtom(ctx, "cannot read property '%s' of null", prop);
+            return JS_ThrowTypeErrorAtom(ctx, "Cannot read properties of null (reading '%s')", prop);
         case JS_TAG_UNDEFINED:
-            return JS_ThrowTypeErrorAtom(ctx, "cannot read property '%s' of undefined", prop);
+            return JS_ThrowTypeErrorAtom(ctx, "Cannot read properties of undefined (reading '%s')", prop);
         case JS_TAG_EXCEPTION:
             return JS_EXCEPTION;
         case JS_TAG_STRING:
@@ -9640,9 +9828,12 @@ JSValue JS_GetProperty(JSContext *ctx, JSValueConst this_obj, JSAtom prop)
     return JS_GetPropertyInternal(ctx, this_obj, prop, this_obj, false);
 }
 
-static JSValue JS_ThrowTypeErrorPrivateNotFound(JSContext *ctx, JSAtom atom)
+static JSValue JS_ThrowTypeErrorPrivateNotFound(JSContext *ctx, JSAtom atom,
+                                                bool is_write)
 {
-    return JS_ThrowTypeErrorAtom(ctx, "private class field '%s' does not exist",
+    return JS_ThrowTypeErrorAtom(ctx, is_write ?
+                                 "Cannot write private member %s to an object whose class did not declare it" :
+                                 "Cannot read private member %s from an object whose class did not declare it",
                                  atom);
 }
 
@@ -9706,7 +9897,7 @@ static JSValue JS_GetPrivateField(JSContext *ctx, JSValueConst obj,
     p = JS_VALUE_GET_OBJ(obj);
     prs = find_own_property(&pr, p, prop);
     if (!prs) {
-        JS_ThrowTypeErrorPrivateNotFound(ctx, prop);
+        JS_ThrowTypeErrorPrivateNotFound(ctx, prop, false);
         return JS_EXCEPTION;
     }
     return js_dup(pr->u.value);
@@ -9733,7 +9924,7 @@ static int JS_SetPrivateField(JSContext *ctx, JSValueConst obj,
     p = JS_VALUE_GET_OBJ(obj);
     prs = find_own_property(&pr, p, prop);
     if (!prs) {
-        JS_ThrowTypeErrorPrivateNotFound(ctx, prop);
+        JS_ThrowTypeErrorPrivateNotFound(ctx, prop, true);
     fail:
         JS_FreeValue(ctx, val);
         return -1;
@@ -10427,9 +10618,9 @@ static JSValue JS_GetPropertyValue(JSContext *ctx, JSValueConst this_obj,
         if (unlikely(atom == JS_ATOM_NULL))
             return JS_EXCEPTION;
         if (tag == JS_TAG_NULL) {
-            JS_ThrowTypeErrorAtom(ctx, "cannot read property '%s' of null", atom);
+            JS_ThrowTypeErrorAtom(ctx, "Cannot read properties of null (reading '%s')", atom);
         } else {
-            JS_ThrowTypeErrorAtom(ctx, "cannot read property '%s' of undefined", atom);
+            JS_ThrowTypeErrorAtom(ctx, "Cannot read properties of undefined (reading '%s')", atom);
         }
         JS_FreeAtom(ctx, atom);
         return JS_EXCEPTION;
@@ -10888,7 +11079,7 @@ static JSValue js_allocate_fast_array(JSContext *ctx, int64_t len)
     int i;
 
     if (len > INT32_MAX)
-        return JS_ThrowRangeError(ctx, "invalid array length");
+        return JS_ThrowRangeError(ctx, "Invalid array length");
     arr = JS_NewArray(ctx);
     if (JS_IsException(arr))
         return arr;
@@ -10932,10 +11123,10 @@ static int JS_SetPropertyInternal2(JSContext *ctx, JSValueConst obj, JSAtom prop
 
     switch(JS_VALUE_GET_TAG(this_obj)) {
     case JS_TAG_NULL:
-        JS_ThrowTypeErrorAtom(ctx, "cannot set property '%s' of null", prop);
+        JS_ThrowTypeErrorAtom(ctx, "Cannot set properties of null (setting '%s')", prop);
         goto fail;
     case JS_TAG_UNDEFINED:
-        JS_ThrowTypeErrorAtom(ctx, "cannot set property '%s' of undefined", prop);
+        JS_ThrowTypeErrorAtom(ctx, "Cannot set properties of undefined (setting '%s')", prop);
         goto fail;
     case JS_TAG_OBJECT:
         p = JS_VALUE_GET_OBJ(this_obj);
@@ -12055,7 +12246,7 @@ static int JS_DefineObjectNameComputed(JSContext *ctx, JSValue obj,
 
 static JSValue JS_ThrowSyntaxErrorVarRedeclaration(JSContext *ctx, JSAtom prop)
 {
-    return JS_ThrowSyntaxErrorAtom(ctx, "redeclaration of '%s'", prop);
+    return JS_ThrowSyntaxErrorAtom(ctx, "Identifier '%s' has already been declared", prop);
 }
 
 /* flags is 0, DEFINE_GLOBAL_LEX_VAR or DEFINE_GLOBAL_FUNC_VAR */
@@ -12203,7 +12394,9 @@ static int JS_GetGlobalVarRef(JSContext *ctx, JSAtom prop, JSValue *sp)
             return -1;
         }
         if (unlikely(!(prs->flags & JS_PROP_WRITABLE))) {
-            return JS_ThrowTypeErrorReadOnly(ctx, JS_PROP_THROW, prop);
+            /* a global `const` */
+            JS_ThrowTypeError(ctx, "Assignment to constant variable.");
+            return -1;
         }
         sp[0] = js_dup(ctx->global_var_obj);
     } else {
@@ -12244,8 +12437,10 @@ static inline int JS_SetGlobalVar(JSContext *ctx, JSAtom prop, JSValue val,
                 return -1;
             }
             if (unlikely(!(prs->flags & JS_PROP_WRITABLE))) {
+                /* a global `const` */
                 JS_FreeValue(ctx, val);
-                return JS_ThrowTypeErrorReadOnly(ctx, JS_PROP_THROW, prop);
+                JS_ThrowTypeError(ctx, "Assignment to constant variable.");
+                return -1;
             }
         }
         set_value(ctx, &pr->u.value, val);
@@ -14332,7 +14527,7 @@ static JSValue JS_ToNumberHintFree(JSContext *ctx, JSValue val,
     case JS_TAG_SHORT_BIG_INT:
         if (flag != TON_FLAG_NUMERIC) {
             JS_FreeValue(ctx, val);
-            return JS_ThrowTypeError(ctx, "cannot convert BigInt to number");
+            return JS_ThrowTypeError(ctx, "Cannot convert a BigInt value to a number");
         }
         ret = val;
         break;
@@ -14849,7 +15044,7 @@ static __exception int JS_ToArrayLengthFree(JSContext *ctx, uint32_t *plen,
                     return -1;
                 if (len1 != len) {
                 fail:
-                    JS_ThrowRangeError(ctx, "invalid array length");
+                    JS_ThrowRangeError(ctx, "Invalid array length");
                     return -1;
                 }
             }
@@ -15009,7 +15204,7 @@ static JSValue JS_ToStringInternal(JSContext *ctx, JSValueConst val,
         if (flags & JS_TO_STRING_IS_PROPERTY_KEY) {
             return js_dup(val);
         } else {
-            return JS_ThrowTypeError(ctx, "cannot convert symbol to string");
+            return JS_ThrowTypeError(ctx, "Cannot convert a Symbol value to a string");
         }
     case JS_TAG_FLOAT64:
         return js_dtoa2(ctx, JS_VALUE_GET_FLOAT64(val), 10, 0,
@@ -15610,7 +15805,7 @@ static no_inline __exception int js_unary_arith_slow(JSContext *ctx,
             v = JS_VALUE_GET_SHORT_BIG_INT(op1);
             switch(op) {
             case OP_plus:
-                JS_ThrowTypeError(ctx, "bigint argument with unary +");
+                JS_ThrowTypeError(ctx, "Cannot convert a BigInt value to a number");
                 goto exception;
             case OP_inc:
                 if (v == JS_SHORT_BIG_INT_MAX)
@@ -15643,7 +15838,7 @@ static no_inline __exception int js_unary_arith_slow(JSContext *ctx,
         bigint_slow_case1:
             switch(op) {
             case OP_plus:
-                JS_ThrowTypeError(ctx, "bigint argument with unary +");
+                JS_ThrowTypeError(ctx, "Cannot convert a BigInt value to a number");
                 JS_FreeValue(ctx, op1);
                 goto exception;
             case OP_inc:
@@ -15903,6 +16098,12 @@ static no_inline __exception int js_binary_arith_slow(JSContext *ctx, JSValue *s
     } else {
         double dr;
         /* float64 result */
+        if (JS_IsBigInt(op1) || JS_IsBigInt(op2)) {
+            JS_FreeValue(ctx, op1);
+            JS_FreeValue(ctx, op2);
+            JS_ThrowTypeError(ctx, "Cannot mix BigInt and other types, use explicit conversions");
+            goto exception;
+        }
         if (JS_ToFloat64Free(ctx, &d1, op1)) {
             JS_FreeValue(ctx, op2);
             goto exception;
@@ -16041,6 +16242,12 @@ static no_inline __exception int js_add_slow(JSContext *ctx, JSValue *sp)
     } else {
         double d1, d2;
         /* float64 result */
+        if (JS_IsBigInt(op1) || JS_IsBigInt(op2)) {
+            JS_FreeValue(ctx, op1);
+            JS_FreeValue(ctx, op2);
+            JS_ThrowTypeError(ctx, "Cannot mix BigInt and other types, use explicit conversions");
+            goto exception;
+        }
         if (JS_ToFloat64Free(ctx, &d1, op1)) {
             JS_FreeValue(ctx, op2);
             goto exception;
@@ -16190,6 +16397,12 @@ static no_inline __exception int js_binary_logic_slow(JSContext *ctx,
             goto exception;
         sp[-2] = JS_CompactBigInt(ctx, r);
     } else {
+        if (JS_IsBigInt(op1) || JS_IsBigInt(op2)) {
+            JS_FreeValue(ctx, op1);
+            JS_FreeValue(ctx, op2);
+            JS_ThrowTypeError(ctx, "Cannot mix BigInt and other types, use explicit conversions");
+            goto exception;
+        }
         if (unlikely(JS_ToInt32Free(ctx, (int32_t *)&v1, op1))) {
             JS_FreeValue(ctx, op2);
             goto exception;
@@ -16768,6 +16981,49 @@ static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
     return 0;
 }
 
+/* a primitive as V8 prints it in "Cannot use 'in' operator to search for
+   'a' in 5"; NULL for objects and symbols (no user code runs) */
+static const char *in_operand_text(JSContext *ctx, JSValueConst val,
+                                   char *buf, size_t size)
+{
+    const char *str;
+    switch (JS_VALUE_GET_NORM_TAG(val)) {
+    case JS_TAG_INT:
+        return number_text(buf, size, JS_VALUE_GET_INT(val));
+    case JS_TAG_FLOAT64:
+        return number_text(buf, size, JS_VALUE_GET_FLOAT64(val));
+    case JS_TAG_BOOL:
+        return JS_VALUE_GET_BOOL(val) ? "true" : "false";
+    case JS_TAG_NULL:
+        return "null";
+    case JS_TAG_UNDEFINED:
+        return "undefined";
+    case JS_TAG_STRING:
+        str = JS_ToCString(ctx, val);
+        if (!str) {
+            JS_FreeValue(ctx, JS_GetException(ctx));
+            return NULL;
+        }
+        snprintf(buf, size, "%s", str);
+        JS_FreeCString(ctx, str);
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+static void JS_ThrowTypeErrorInOperand(JSContext *ctx, JSValueConst key,
+                                       JSValueConst obj)
+{
+    char kbuf[128], obuf[128];
+    const char *k = in_operand_text(ctx, key, kbuf, sizeof(kbuf));
+    const char *o = in_operand_text(ctx, obj, obuf, sizeof(obuf));
+    if (k && o)
+        JS_ThrowTypeError(ctx, "Cannot use 'in' operator to search for '%s' in %s", k, o);
+    else
+        JS_ThrowTypeError(ctx, "Cannot use 'in' operator to search for a key in a non-object");
+}
+
 static __exception int js_operator_in(JSContext *ctx, JSValue *sp)
 {
     JSValue op1, op2;
@@ -16778,7 +17034,7 @@ static __exception int js_operator_in(JSContext *ctx, JSValue *sp)
     op2 = sp[-1];
 
     if (JS_VALUE_GET_TAG(op2) != JS_TAG_OBJECT) {
-        JS_ThrowTypeError(ctx, "invalid 'in' operand");
+        JS_ThrowTypeErrorInOperand(ctx, op1, op2);
         return -1;
     }
     atom = JS_ValueToAtom(ctx, op1);
@@ -17329,6 +17585,8 @@ static JSValue JS_GetIterator(JSContext *ctx, JSValueConst obj, bool is_async)
 {
     JSValue method, ret, sync_iter;
 
+    if (JS_IsUndefined(obj) || JS_IsNull(obj))
+        return JS_ThrowTypeErrorNotIterable(ctx, obj, is_async, false);
     if (is_async) {
         method = JS_GetProperty(ctx, obj, JS_ATOM_Symbol_asyncIterator);
         if (JS_IsException(method))
@@ -17337,6 +17595,10 @@ static JSValue JS_GetIterator(JSContext *ctx, JSValueConst obj, bool is_async)
             method = JS_GetProperty(ctx, obj, JS_ATOM_Symbol_iterator);
             if (JS_IsException(method))
                 return method;
+            if (!JS_IsFunction(ctx, method)) {
+                JS_FreeValue(ctx, method);
+                return JS_ThrowTypeErrorNotIterable(ctx, obj, true, false);
+            }
             sync_iter = JS_GetIterator2(ctx, obj, method);
             JS_FreeValue(ctx, method);
             if (JS_IsException(sync_iter))
@@ -17352,7 +17614,7 @@ static JSValue JS_GetIterator(JSContext *ctx, JSValueConst obj, bool is_async)
     }
     if (!JS_IsFunction(ctx, method)) {
         JS_FreeValue(ctx, method);
-        return JS_ThrowTypeError(ctx, "value is not iterable");
+        return JS_ThrowTypeErrorNotIterable(ctx, obj, is_async, false);
     }
     ret = JS_GetIterator2(ctx, obj, method);
     JS_FreeValue(ctx, method);
@@ -17723,9 +17985,18 @@ static __exception int js_append_enumerate(JSContext *ctx, JSValue *sp)
          avoid constructing actual iterator object?
        - build this into js_for_of_start and use in all `for (x of o)` loops
      */
+    if (JS_IsUndefined(sp[-1]) || JS_IsNull(sp[-1])) {
+        JS_ThrowTypeErrorNotIterable(ctx, sp[-1], false, true);
+        return -1;
+    }
     iterator = JS_GetProperty(ctx, sp[-1], JS_ATOM_Symbol_iterator);
     if (JS_IsException(iterator))
         return -1;
+    if (!JS_IsFunction(ctx, iterator)) {
+        JS_FreeValue(ctx, iterator);
+        JS_ThrowTypeErrorNotIterable(ctx, sp[-1], false, true);
+        return -1;
+    }
     /* Used to squelch a -Wcast-function-type warning. */
     JSCFunctionType ft = { .generic_magic = js_create_array_iterator };
     is_array_iterator = JS_IsCFunction(ctx, iterator,
@@ -18504,7 +18775,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         call_func = rt->class_array[p->class_id].call;
         if (!call_func) {
         not_a_function:
-            return JS_ThrowTypeErrorNotAFunction(caller_ctx);
+            return JS_ThrowTypeErrorNotCallable(caller_ctx);
         }
         return call_func(caller_ctx, func_obj, this_obj, argc,
                          argv, flags);
@@ -18514,7 +18785,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     /* as V8 does, reject a class constructor called without `new` before
        it gets a frame: the error points at the call, not into the class */
     if (unlikely(b->is_class_constructor && !(flags & JS_CALL_FLAG_CONSTRUCTOR)))
-        return JS_ThrowTypeError(caller_ctx, "class constructors must be invoked with 'new'");
+        return JS_ThrowTypeErrorClassNoNew(caller_ctx, func_obj);
 
     if (unlikely(argc < b->arg_count || (flags & JS_CALL_FLAG_COPY_ARGV))) {
         arg_allocated_size = b->arg_count;
@@ -19005,6 +19276,14 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 magic = get_u16(pc);
                 pc += 2;
                 sf->cur_pc = pc;
+                if (unlikely(!JS_IsFunction(ctx, sp[-3]))) {
+                    /* named from the call expression, as V8 does */
+                    if (magic & 1)
+                        JS_ThrowTypeErrorNotConstructible(ctx, sp[-3]);
+                    else
+                        JS_ThrowTypeErrorNotCallable(ctx);
+                    goto exception;
+                }
 
                 ret_val = js_function_apply(ctx, sp[-3], 2, vc(&sp[-2]), magic);
                 if (unlikely(JS_IsException(ret_val)))
@@ -19039,7 +19318,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_check_ctor):
             if (JS_IsUndefined(new_target)) {
             non_ctor_call:
-                JS_ThrowTypeError(ctx, "class constructors must be invoked with 'new'");
+                JS_ThrowTypeErrorClassNoNew(ctx, func_obj);
                 goto exception;
             }
             BREAK;
@@ -19095,7 +19374,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 type = pc[4];
                 pc += 5;
                 if (type == JS_THROW_VAR_RO)
-                    JS_ThrowTypeErrorReadOnly(ctx, JS_PROP_THROW, atom);
+                    JS_ThrowTypeError(ctx, "Assignment to constant variable.");
                 else
                 if (type == JS_THROW_VAR_REDECL)
                     JS_ThrowSyntaxErrorVarRedeclaration(ctx, atom);
@@ -21459,13 +21738,13 @@ static JSValue JS_CallConstructorInternal(JSContext *ctx,
         goto not_a_function;
     p = JS_VALUE_GET_OBJ(func_obj);
     if (unlikely(!p->is_constructor))
-        return JS_ThrowTypeErrorNotAConstructor(ctx, func_obj);
+        return JS_ThrowTypeErrorNotConstructible(ctx, func_obj);
     if (unlikely(p->class_id != JS_CLASS_BYTECODE_FUNCTION)) {
         JSClassCall *call_func;
         call_func = ctx->rt->class_array[p->class_id].call;
         if (!call_func) {
         not_a_function:
-            return JS_ThrowTypeErrorNotAFunction(ctx);
+            return JS_ThrowTypeErrorNotConstructible(ctx, func_obj);
         }
         return call_func(ctx, func_obj, new_target, argc,
                          argv, flags);
@@ -22774,6 +23053,7 @@ typedef struct JSFunctionDef {
     int line_num;
     int col_num;
     DynBuf pc2line;
+    DynBuf callsites; /* see record_callsite() */
 
     char *source;  /* raw source, utf-8 encoded */
     int source_len;
@@ -22831,6 +23111,11 @@ typedef struct JSParseState {
     /* cache of token_col(): a position on the current line and its column */
     const uint8_t *col_cache_ptr;
     int col_cache_col;
+    /* V8-style text of the last postfix expression parsed, with the range
+       of bytecode it emitted (see js_parse_postfix_expr()) */
+    JSFunctionDef *pf_fd;
+    int pf_start, pf_end;
+    CalleeText pf_text;
 } JSParseState;
 
 typedef struct JSOpCode {
@@ -22998,12 +23283,17 @@ int JS_PRINTF_FORMAT_ATTR(2, 3) js_parse_error(JSParseState *s, JS_PRINTF_FORMAT
 
 static __exception int next_token(JSParseState *s);
 
-static int js_parse_expect(JSParseState *s, int tok)
+static int js_parse_error_redeclared(JSParseState *s, JSAtom name)
 {
     char buf[ATOM_GET_STR_BUF_SIZE];
+    return js_parse_error(s, "Identifier '%s' has already been declared",
+                          JS_AtomGetStr(s->ctx, buf, sizeof(buf), name));
+}
 
-    if (s->token.val == tok)
-        return next_token(s);
+/* V8's SyntaxError for a token that cannot come here */
+static int js_parse_error_unexpected(JSParseState *s)
+{
+    char buf[ATOM_GET_STR_BUF_SIZE];
 
     switch(s->token.val) {
     case TOK_EOF:
@@ -23021,12 +23311,20 @@ static int js_parse_expect(JSParseState *s, int tok)
                               JS_AtomGetStr(s->ctx, buf, sizeof(buf),
                                             s->token.u.ident.atom));
     case TOK_ERROR:
+    case '@': /* no JS token starts with it */
         return js_parse_error(s, "Invalid or unexpected token");
     default:
         return js_parse_error(s, "Unexpected token '%.*s'",
                               (int)(s->buf_ptr - s->token.ptr),
                               (const char *)s->token.ptr);
     }
+}
+
+static int js_parse_expect(JSParseState *s, int tok)
+{
+    if (s->token.val == tok)
+        return next_token(s);
+    return js_parse_error_unexpected(s);
 }
 
 static int js_parse_expect_semi(JSParseState *s)
@@ -23036,7 +23334,7 @@ static int js_parse_expect_semi(JSParseState *s)
         if (s->token.val == TOK_EOF || s->token.val == '}' || s->got_lf) {
             return 0;
         }
-        return js_parse_error(s, "expecting '%c'", ';');
+        return js_parse_error_unexpected(s);
     }
     return next_token(s);
 }
@@ -24433,6 +24731,84 @@ static void emit_u32(JSParseState *s, uint32_t val)
     dbuf_put_u32(&s->cur_func->byte_code, val);
 }
 
+static void ct_append(CalleeText *ct, const char *str, size_t len)
+{
+    if (!ct->ok)
+        return;
+    if (len >= CALLEE_TEXT_MAX - ct->len) {
+        ct->ok = false;
+        return;
+    }
+    memcpy(ct->buf + ct->len, str, len);
+    ct->len += len;
+}
+
+static void ct_appends(CalleeText *ct, const char *str)
+{
+    ct_append(ct, str, strlen(str));
+}
+
+static void ct_set(CalleeText *ct, const char *str)
+{
+    ct->ok = true;
+    ct->len = 0;
+    ct_appends(ct, str);
+}
+
+static void ct_append_atom(JSParseState *s, CalleeText *ct, JSAtom atom)
+{
+    char buf[ATOM_GET_STR_BUF_SIZE];
+    if (ct->ok)
+        ct_appends(ct, JS_AtomGetStr(s->ctx, buf, sizeof(buf), atom));
+}
+
+/* a number or string literal's value as text (no user code runs) */
+static void ct_append_value(JSParseState *s, CalleeText *ct, JSValueConst val)
+{
+    const char *str;
+    size_t len;
+
+    if (!ct->ok)
+        return;
+    str = JS_ToCStringLen(s->ctx, &len, val);
+    if (!str) {
+        JS_FreeValue(s->ctx, JS_GetException(s->ctx));
+        ct->ok = false;
+        return;
+    }
+    ct_append(ct, str, len);
+    JS_FreeCString(s->ctx, str);
+}
+
+/* the text of the last postfix expression if it is the whole expression
+   whose bytecode starts at `start` (a parenthesized expression, a computed
+   key, an iterable), else "(intermediate value)" */
+static void ct_from_last_postfix(JSParseState *s, CalleeText *ct, int start)
+{
+    JSFunctionDef *fd = s->cur_func;
+    if (s->pf_fd == fd && s->pf_start == start &&
+        s->pf_end == fd->byte_code.size && s->pf_text.ok) {
+        *ct = s->pf_text;
+    } else {
+        ct_set(ct, "(intermediate value)");
+    }
+}
+
+/* records the V8 text for the instruction of `kind` located at line:col
+   (see callsite_text()); a failed allocation only loses the text */
+static void record_callsite(JSParseState *s, int kind, int line_num,
+                            int col_num, const CalleeText *ct)
+{
+    DynBuf *d = &s->cur_func->callsites;
+    if (!ct->ok || line_num < 0 || col_num < 0)
+        return;
+    dbuf_put_leb128(d, line_num);
+    dbuf_put_leb128(d, col_num);
+    dbuf_putc(d, kind);
+    dbuf_put_leb128(d, ct->len);
+    dbuf_put(d, (const uint8_t *)ct->buf, ct->len);
+}
+
 static void emit_source_loc_at(JSParseState *s, int line_num, int col_num)
 {
     JSFunctionDef *fd = s->cur_func;
@@ -25032,7 +25408,7 @@ static int define_var(JSParseState *s, JSFunctionDef *fd, JSAtom name,
                 if (fd->scope_level == fd->body_scope) {
                 redef_lex_error:
                     /* redefining a scoped var in the same scope: error */
-                    return js_parse_error(s, "invalid redefinition of lexical identifier");
+                    return js_parse_error_redeclared(s, name);
                 }
             }
         }
@@ -25098,7 +25474,7 @@ static int define_var(JSParseState *s, JSFunctionDef *fd, JSAtom name,
                               false) >= 0) {
        invalid_lexical_redefinition:
             /* error to redefine a var that inside a lexical scope */
-            return js_parse_error(s, "invalid redefinition of lexical identifier");
+            return js_parse_error_redeclared(s, name);
         }
         if (fd->is_global_var) {
             JSGlobalVar *hf;
@@ -26577,10 +26953,20 @@ static __exception int js_parse_array_literal(JSParseState *s)
     /* stack has array, index */
     while (s->token.val != ']') {
         if (s->token.val == TOK_ELLIPSIS) {
+            int spread_line_num, spread_col_num, spread_start;
+            CalleeText spread_ct;
             if (next_token(s))
                 return -1;
+            spread_line_num = s->token.line_num;
+            spread_col_num = token_col(s);
+            spread_start = s->cur_func->byte_code.size;
             if (js_parse_assign_expr(s))
                 return -1;
+            /* V8 names the spread expression in "x is not iterable" */
+            ct_from_last_postfix(s, &spread_ct, spread_start);
+            record_callsite(s, CALLSITE_ITERATE, spread_line_num,
+                            spread_col_num, &spread_ct);
+            emit_source_loc_at(s, spread_line_num, spread_col_num);
             emit_op(s, OP_append);
         } else {
             need_length = true;
@@ -27453,16 +27839,26 @@ static int js_parse_destructuring_element(JSParseState *s, int tok,
         label_done = emit_goto(s, OP_goto, -1);
         if (next_token(s))
             return -1;
+        int init_line_num = s->token.line_num, init_col_num = token_col(s);
+        int init_start;
         if (iterator_loc_addr >= 0) {
             uint8_t *loc = s->cur_func->byte_code.buf + iterator_loc_addr;
-            put_u32(loc + 1, s->token.line_num);
-            put_u32(loc + 5, token_col(s));
+            put_u32(loc + 1, init_line_num);
+            put_u32(loc + 5, init_col_num);
         }
         emit_label(s, label_parse);
         if (hasval)
             emit_op(s, OP_drop);
+        init_start = s->cur_func->byte_code.size;
         if (js_parse_assign_expr(s))
             return -1;
+        if (iterator_loc_addr >= 0) {
+            /* V8 names the initializer in "x is not iterable" */
+            CalleeText init_ct;
+            ct_from_last_postfix(s, &init_ct, init_start);
+            record_callsite(s, CALLSITE_ITERATE, init_line_num, init_col_num,
+                            &init_ct);
+        }
         emit_goto(s, OP_goto, label_assign);
         emit_label(s, label_done);
         has_initializer = true;
@@ -27528,13 +27924,20 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
     bool callee_is_name = (s->token.val == TOK_IDENT || s->token.val == TOK_SUPER);
     int new_line_num = 0, new_col_num = 0;
     int call_line_num = 0, call_col_num = 0;
+    /* V8's text for the expression so far ("o.a", "f(...)"), used to name
+       a callee, a constructor or an iterable in error messages */
+    CalleeText ct;
+    int pf_start = s->cur_func->byte_code.size;
 
+    ct_set(&ct, "(intermediate value)");
     call_type = FUNC_CALL_NORMAL;
     switch(s->token.val) {
     case TOK_NUMBER:
         {
             JSValue val;
             val = s->token.u.num.val;
+            ct.len = 0;
+            ct_append_value(s, &ct, val);
 
             if (JS_VALUE_GET_TAG(val) == JS_TAG_INT) {
                 emit_op(s, OP_push_i32);
@@ -27558,10 +27961,19 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             return -1;
         break;
     case TOK_TEMPLATE:
+        if (s->token.u.str.sep == '`') {
+            /* no substitutions: V8 prints it as a string literal */
+            ct_set(&ct, "\"");
+            ct_append_value(s, &ct, s->token.u.str.str);
+            ct_appends(&ct, "\"");
+        }
         if (js_parse_template(s, 0, NULL))
             return -1;
         break;
     case TOK_STRING:
+        ct_set(&ct, "\"");
+        ct_append_value(s, &ct, s->token.u.str.str);
+        ct_appends(&ct, "\"");
         if (emit_push_const(s, s->token.u.str.str, 1))
             return -1;
         if (next_token(s))
@@ -27612,6 +28024,7 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
     case '(':
         if (js_parse_expr_paren(s))
             return -1;
+        ct_from_last_postfix(s, &ct, pf_start);
         break;
     case TOK_FUNCTION:
         if (js_parse_function_decl(s, JS_PARSE_FUNC_EXPR,
@@ -27626,11 +28039,13 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             return -1;
         break;
     case TOK_NULL:
+        ct_set(&ct, "null");
         if (next_token(s))
             return -1;
         emit_op(s, OP_null);
         break;
     case TOK_THIS:
+        ct_set(&ct, "this");
         if (next_token(s))
             return -1;
         emit_op(s, OP_scope_get_var);
@@ -27638,11 +28053,13 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
         emit_u16(s, 0);
         break;
     case TOK_FALSE:
+        ct_set(&ct, "false");
         if (next_token(s))
             return -1;
         emit_op(s, OP_push_false);
         break;
     case TOK_TRUE:
+        ct_set(&ct, "true");
         if (next_token(s))
             return -1;
         emit_op(s, OP_push_true);
@@ -27679,6 +28096,17 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
                     goto do_get_var;
                 }
             } else {
+                if (s->token.u.ident.atom == JS_ATOM_await) {
+                    /* `await x` outside an async function: V8's message
+                       (`await` alone or `await(...)` stays an identifier) */
+                    int t = peek_token(s, true);
+                    /* simple_next_token(): identifiers (and a few keywords)
+                       as tokens, anything else as its first character */
+                    if (t == TOK_IDENT || t == TOK_FUNCTION || t == TOK_AWAIT ||
+                        (t >= '0' && t <= '9') || t == '"' || t == '\'' ||
+                        t == '`')
+                        return js_parse_error(s, "await is only valid in async functions and the top level bodies of modules");
+                }
                 if (s->token.u.ident.atom == JS_ATOM_arguments &&
                     !s->cur_func->arguments_allowed) {
                     js_parse_error(s, "'arguments' identifier is not allowed in class field initializer");
@@ -27690,6 +28118,8 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
                     return -1;
                 }
             do_get_var:
+                ct.len = 0;
+                ct_append_atom(s, &ct, name);
                 emit_source_loc_at(s, identifier_line_num, identifier_col_num);
                 emit_op(s, OP_scope_get_var);
                 emit_u32(s, name);
@@ -27705,6 +28135,9 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
                 if (js_parse_destructuring_element(s, 0, false, false, skip_bits & SKIP_HAS_ELLIPSIS, true, false) < 0)
                     return -1;
             } else {
+                /* V8 prints empty literals as themselves */
+                if (peek_token(s, false) == (s->token.val == '{' ? '}' : ']'))
+                    ct_set(&ct, s->token.val == '{' ? "{}" : "[]");
                 if (s->token.val == '{') {
                     if (js_parse_object_literal(s))
                         return -1;
@@ -27736,9 +28169,14 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             emit_source_loc(s);
             if (js_parse_postfix_expr(s, 0))
                 return -1;
+            /* the constructor's text until the call is parsed */
+            ct = s->pf_text;
             accept_lparen = true;
             if (s->token.val != '(') {
                 /* new operator on an object */
+                record_callsite(s, CALLSITE_CONSTRUCT, new_line_num,
+                                new_col_num, &ct);
+                ct_set(&ct, "(intermediate value)");
                 emit_op(s, OP_dup);
                 emit_source_loc_at(s, new_line_num, new_col_num);
                 emit_op(s, OP_call_constructor);
@@ -27813,8 +28251,7 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
         }
         break;
     default:
-        return js_parse_error(s, "unexpected token in expression: '%.*s'",
-                              (int)(s->buf_ptr - s->token.ptr), s->token.ptr);
+        return js_parse_error_unexpected(s);
     }
 
     optional_chaining_label = -1;
@@ -27847,6 +28284,8 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             }
             call_line_num = name_line_num;
             call_col_num = name_col_num;
+            record_callsite(s, CALLSITE_CALL, call_line_num, call_col_num, &ct);
+            ct_appends(&ct, "(...)");
             goto parse_func_call2;
         } else if (s->token.val == '(' && accept_lparen) {
             int opcode, arg_count, drop_count;
@@ -27862,6 +28301,17 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             } else {
                 call_line_num = s->token.line_num;
                 call_col_num = token_col(s);
+            }
+            if (call_type == FUNC_CALL_NEW) {
+                record_callsite(s, CALLSITE_CONSTRUCT, call_line_num,
+                                call_col_num, &ct);
+                ct_set(&ct, "(intermediate value)");
+            } else if (call_type == FUNC_CALL_SUPER_CTOR) {
+                ct_set(&ct, "(intermediate value)");
+            } else {
+                record_callsite(s, CALLSITE_CALL, call_line_num,
+                                call_col_num, &ct);
+                ct_appends(&ct, "(...)");
             }
             if (next_token(s))
                 return -1;
@@ -28000,6 +28450,8 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
                 arg_count++;
                 if (s->token.val == ')')
                     break;
+                if (s->token.val != ',' && s->token.val != TOK_ERROR)
+                    return js_parse_error(s, "missing ) after argument list");
                 /* accept a trailing comma before the ')' */
                 if (js_parse_expect(s, ','))
                     return -1;
@@ -28013,10 +28465,20 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
                 /* on stack: array idx */
                 while (s->token.val != ')') {
                     if (s->token.val == TOK_ELLIPSIS) {
+                        int spread_line_num, spread_col_num, spread_start;
+                        CalleeText spread_ct;
                         if (next_token(s))
                             return -1;
+                        spread_line_num = s->token.line_num;
+                        spread_col_num = token_col(s);
+                        spread_start = fd->byte_code.size;
                         if (js_parse_assign_expr(s))
                             return -1;
+                        ct_from_last_postfix(s, &spread_ct, spread_start);
+                        record_callsite(s, CALLSITE_SPREAD, spread_line_num,
+                                        spread_col_num, &spread_ct);
+                        /* located at the spread expression (V8) */
+                        emit_source_loc_at(s, spread_line_num, spread_col_num);
                         /* XXX: could pass is_last indicator? */
                         emit_op(s, OP_append);
                     } else {
@@ -28131,6 +28593,14 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             name_col_num = token_col(s);
             callee_is_name = true;
             if (s->token.val == TOK_PRIVATE_NAME) {
+                ct_appends(&ct, "[");
+                ct_append_atom(s, &ct, s->token.u.ident.atom);
+                ct_appends(&ct, "]");
+            } else if (token_is_ident(s->token.val)) {
+                ct_appends(&ct, has_optional_chain ? "?." : ".");
+                ct_append_atom(s, &ct, s->token.u.ident.atom);
+            }
+            if (s->token.val == TOK_PRIVATE_NAME) {
                 /* private class field */
                 if (get_prev_opcode(fd) == OP_get_super) {
                     return js_parse_error(s, "private class field forbidden after super");
@@ -28181,8 +28651,24 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             callee_is_name = false;
             if (next_token(s))
                 return -1;
-            if (js_parse_expr(s))
-                return -1;
+            {
+                /* V8 prints a string key as a name (`o.x` for `o["x"]`) */
+                bool str_key = s->token.val == TOK_STRING &&
+                    peek_token(s, false) == ']';
+                int key_start = fd->byte_code.size;
+                CalleeText key_ct;
+                if (js_parse_expr(s))
+                    return -1;
+                ct_from_last_postfix(s, &key_ct, key_start);
+                if (str_key && key_ct.ok && key_ct.len >= 2) {
+                    ct_appends(&ct, has_optional_chain ? "?." : ".");
+                    ct_append(&ct, key_ct.buf + 1, key_ct.len - 2);
+                } else {
+                    ct_appends(&ct, has_optional_chain ? "?.[" : "[");
+                    ct_append(&ct, key_ct.buf, key_ct.len);
+                    ct_appends(&ct, "]");
+                }
+            }
             if (js_parse_expect(s, ']'))
                 return -1;
             emit_source_loc_at(s, bracket_line_num, bracket_col_num);
@@ -28212,6 +28698,10 @@ static __exception int js_parse_postfix_expr(JSParseState *s, int parse_flags)
             fd->last_opcode_pos = -1;
         }
     }
+    s->pf_fd = s->cur_func;
+    s->pf_start = pf_start;
+    s->pf_end = s->cur_func->byte_code.size;
+    s->pf_text = ct;
     return 0;
 }
 
@@ -29753,8 +30243,14 @@ static __exception int js_parse_for_in_of(JSParseState *s, int label_name,
     expr_line_num = s->token.line_num;
     expr_col_num = token_col(s);
     if (is_for_of) {
+        int expr_start = s->cur_func->byte_code.size;
+        CalleeText iter_ct;
         if (js_parse_assign_expr(s))
             return -1;
+        /* V8 names the iterable in "x is not iterable" */
+        ct_from_last_postfix(s, &iter_ct, expr_start);
+        record_callsite(s, CALLSITE_ITERATE, expr_line_num, expr_col_num,
+                        &iter_ct);
     } else {
         if (js_parse_expr(s))
             return -1;
@@ -33549,6 +34045,7 @@ static JSFunctionDef *js_new_function_def(JSContext *ctx,
     fd->col_num = col_num;
 
     js_dbuf_init(ctx, &fd->pc2line);
+    js_dbuf_init(ctx, &fd->callsites);
     //fd->pc2line_last_line_num = line_num;
     //fd->pc2line_last_pc = 0;
 
@@ -33646,6 +34143,7 @@ static void js_free_function_def(JSContext *ctx, JSFunctionDef *fd)
 
     JS_FreeAtom(ctx, fd->filename);
     dbuf_free(&fd->pc2line);
+    dbuf_free(&fd->callsites);
 
     js_free(ctx, fd->source);
 
@@ -37638,6 +38136,14 @@ static JSValue js_create_function(JSContext *ctx, JSFunctionDef *fd)
     if (!b->pc2line_buf)
         b->pc2line_buf = fd->pc2line.buf;
     b->pc2line_len = fd->pc2line.size;
+    if (fd->callsites.size && !fd->callsites.error) {
+        b->callsite_buf = js_realloc(ctx, fd->callsites.buf, fd->callsites.size);
+        if (!b->callsite_buf)
+            b->callsite_buf = fd->callsites.buf;
+        b->callsite_len = fd->callsites.size;
+    } else {
+        dbuf_free(&fd->callsites);
+    }
     b->source = fd->source;
     b->source_len = fd->source_len;
 
@@ -37715,6 +38221,7 @@ static void free_function_bytecode(JSRuntime *rt, JSFunctionBytecode *b)
     JS_FreeAtomRT(rt, b->func_name);
     JS_FreeAtomRT(rt, b->filename);
     js_free_rt(rt, b->pc2line_buf);
+    js_free_rt(rt, b->callsite_buf);
     js_free_rt(rt, b->source);
 
     remove_gc_object(&b->header);
@@ -39395,6 +39902,8 @@ static int JS_WriteFunctionTag(BCWriterState *s, JSValueConst obj)
         bc_put_leb128(s, b->col_num);
         bc_put_leb128(s, b->pc2line_len);
         dbuf_put(&s->dbuf, b->pc2line_buf, b->pc2line_len);
+        bc_put_leb128(s, b->callsite_len);
+        dbuf_put(&s->dbuf, b->callsite_buf, b->callsite_len);
         if (s->allow_source && b->source) {
             bc_put_leb128(s, b->source_len);
             dbuf_put(&s->dbuf, b->source, b->source_len);
@@ -40449,6 +40958,15 @@ static JSValue JS_ReadFunctionTag(BCReaderState *s)
         if (!b->pc2line_buf)
             goto fail;
         if (bc_get_buf(s, b->pc2line_buf, b->pc2line_len))
+            goto fail;
+    }
+    if (bc_get_leb128_int(s, &b->callsite_len))
+        goto fail;
+    if (b->callsite_len) {
+        b->callsite_buf = js_mallocz(ctx, b->callsite_len);
+        if (!b->callsite_buf)
+            goto fail;
+        if (bc_get_buf(s, b->callsite_buf, b->callsite_len))
             goto fail;
     }
     if (bc_get_leb128_int(s, &b->source_len))
@@ -41898,7 +42416,8 @@ static JSValue js_object_defineProperty(JSContext *ctx, JSValueConst this_val,
     desc = argv[2];
 
     if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
-        return JS_ThrowTypeErrorNotAnObject(ctx);
+        return JS_ThrowTypeError(ctx, "%s.defineProperty called on non-object",
+                                 magic ? "Reflect" : "Object");
     atom = JS_ValueToAtom(ctx, prop);
     if (unlikely(atom == JS_ATOM_NULL))
         return JS_EXCEPTION;
@@ -44239,7 +44758,7 @@ static JSValue js_array_reduce(JSContext *ctx, JSValueConst this_val,
             if (js_poll_interrupts(ctx))
                 goto exception;
             if (k >= len) {
-                JS_ThrowTypeError(ctx, "empty array");
+                JS_ThrowTypeError(ctx, "Reduce of empty array with no initial value");
                 goto exception;
             }
             k1 = (special & special_reduceRight) ? len - k - 1 : k;
@@ -47181,7 +47700,7 @@ static JSValue js_number_toFixed(JSContext *ctx, JSValueConst this_val,
     if (JS_ToInt32Sat(ctx, &f, argv[0]))
         return JS_EXCEPTION;
     if (f < 0 || f > 100)
-        return JS_ThrowRangeError(ctx, "invalid number of digits");
+        return JS_ThrowRangeError(ctx, "toFixed() digits argument must be between 0 and 100");
     if (fabs(d) >= 1e21)
         flags = JS_DTOA_FORMAT_FREE;
     else
@@ -47211,7 +47730,7 @@ static JSValue js_number_toExponential(JSContext *ctx, JSValueConst this_val,
         f = 0;
     } else {
         if (f < 0 || f > 100)
-            return JS_ThrowRangeError(ctx, "invalid number of digits");
+            return JS_ThrowRangeError(ctx, "toExponential() argument must be between 0 and 100");
         f++;
         flags = JS_DTOA_FORMAT_FIXED;
     }
@@ -47239,7 +47758,7 @@ static JSValue js_number_toPrecision(JSContext *ctx, JSValueConst this_val,
         return JS_ToStringFree(ctx,  __JS_NewFloat64(d));
     }
     if (p < 1 || p > 100)
-        return JS_ThrowRangeError(ctx, "invalid number of digits");
+        return JS_ThrowRangeError(ctx, "toPrecision() argument must be between 1 and 100");
     return js_dtoa2(ctx, d, 10, p, JS_DTOA_FORMAT_FIXED);
 }
 
@@ -48612,7 +49131,12 @@ static JSValue js_string_repeat(JSContext *ctx, JSValueConst this_val,
     if (JS_ToInt64Sat(ctx, &val, argv[0]))
         goto fail;
     if (val < 0 || val > 2147483647) {
-        JS_ThrowRangeError(ctx, "invalid repeat count");
+        if (val == INT64_MAX)
+            JS_ThrowRangeError(ctx, "Invalid count value: Infinity");
+        else if (val == INT64_MIN)
+            JS_ThrowRangeError(ctx, "Invalid count value: -Infinity");
+        else
+            JS_ThrowRangeError(ctx, "Invalid count value: %" PRId64, val);
         goto fail;
     }
     n = val;
@@ -57634,9 +58158,9 @@ static int hex_decode(JSContext *ctx, JSString *p, int k) {
     int c;
 
     if (k >= p->len || string_get(p, k) != '%')
-        return js_throw_URIError(ctx, "expecting %%");
+        return js_throw_URIError(ctx, "URI malformed");
     if (k + 2 >= p->len || (c = string_get_hex(p, k + 1, 2)) < 0)
-        return js_throw_URIError(ctx, "expecting hex digit");
+        return js_throw_URIError(ctx, "URI malformed");
 
     return c;
 }
@@ -57699,7 +58223,7 @@ static JSValue js_global_decodeURI(JSContext *ctx, JSValueConst this_val,
                     c = (c << 6) | (c1 & 0x3f);
                 }
                 if (c < c_min || c > 0x10FFFF || is_surrogate(c)) {
-                    js_throw_URIError(ctx, "malformed UTF-8");
+                    js_throw_URIError(ctx, "URI malformed");
                     goto fail;
                 }
             }
@@ -57774,17 +58298,17 @@ static JSValue js_global_encodeURI(JSContext *ctx, JSValueConst this_val,
             string_buffer_putc16(b, c);
         } else {
             if (is_lo_surrogate(c)) {
-                js_throw_URIError(ctx, "invalid character");
+                js_throw_URIError(ctx, "URI malformed");
                 goto fail;
             } else if (is_hi_surrogate(c)) {
                 if (k >= p->len) {
-                    js_throw_URIError(ctx, "expecting surrogate pair");
+                    js_throw_URIError(ctx, "URI malformed");
                     goto fail;
                 }
                 c1 = string_get(p, k);
                 k++;
                 if (!is_lo_surrogate(c1)) {
-                    js_throw_URIError(ctx, "expecting surrogate pair");
+                    js_throw_URIError(ctx, "URI malformed");
                     goto fail;
                 }
                 c = from_surrogate(c, c1);
@@ -59099,10 +59623,13 @@ static JSValue JS_ToBigIntCtorFree(JSContext *ctx, JSValue val)
             if (!r) {
                 if (res == 0) {
                     val = JS_EXCEPTION;
-                } else if (res == 1) {
-                    val = JS_ThrowRangeError(ctx, "cannot convert to BigInt: not an integer");
                 } else {
-                    val = JS_ThrowRangeError(ctx, "cannot convert NaN or Infinity to BigInt");                }
+                    /* V8: "The number 1.5 cannot be converted to a BigInt
+                       because it is not an integer" (NaN, Infinity too) */
+                    char nbuf[64];
+                    val = JS_ThrowRangeError(ctx, "The number %s cannot be converted to a BigInt because it is not an integer",
+                                             number_text(nbuf, sizeof(nbuf), d));
+                }
             } else {
                 val = JS_CompactBigInt(ctx, r);
             }
@@ -60700,7 +61227,7 @@ static JSValue js_typed_array_set_internal(JSContext *ctx,
             goto fail;
         if (offset > dst_len - src_len) {
         range_error:
-            JS_ThrowRangeError(ctx, "invalid array length");
+            JS_ThrowRangeError(ctx, "Invalid array length");
             goto fail;
         }
     }

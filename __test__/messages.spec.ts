@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest'
+import { differs, setup, thrown } from './ivm'
+
+// Error messages as code inside the isolate sees them, pinned to isolated-vm 5.0.4's (V8 11.3)
+// exact texts. QuickJS's own wording is patched to V8's in vendor/rquickjs-sys (see PATCHES.md,
+// "Error messages").
+
+/** [snippet, `name: message` of what it throws] */
+const RUNTIME: [string, string][] = [
+  ["const o = {}; o.method()", "TypeError: o.method is not a function"],
+  ["let f = 5; f()", "TypeError: f is not a function"],
+  ["const o = { a: {} }; o.a.b()", "TypeError: o.a.b is not a function"],
+  ["const o = { m: null }; o.m()", "TypeError: o.m is not a function"],
+  ["const arr = 5; arr.map(x => x)", "TypeError: arr.map is not a function"],
+  ["const o = {}; o[\"x\"]()", "TypeError: o.x is not a function"],
+  ["const o = {}; o[0]()", "TypeError: o[0] is not a function"],
+  ["const o = {}; const i = 1; o[i]()", "TypeError: o[i] is not a function"],
+  ["const o = {}; o?.x()", "TypeError: o?.x is not a function"],
+  ["const o = { f() { return {} } }; o.f().g()", "TypeError: o.f(...).g is not a function"],
+  ["function f() { return 1 }; f()()", "TypeError: f(...) is not a function"],
+  ["\"abc\".foo()", "TypeError: \"abc\".foo is not a function"],
+  ["(5).foo()", "TypeError: 5.foo is not a function"],
+  ["null()", "TypeError: null is not a function"],
+  ["({}).x()", "TypeError: {}.x is not a function"],
+  ["[].x()", "TypeError: [].x is not a function"],
+  ["(() => 1).x()", "TypeError: (intermediate value).x is not a function"],
+  ["const o = {}; (o.f)()", "TypeError: o.f is not a function"],
+  ["this.x()", "TypeError: this.x is not a function"],
+  ["class A { m() { super.x() } }; new A().m()", "TypeError: (intermediate value).x is not a function"],
+  ["class A { #p = 1; m() { this.#p() } }; new A().m()", "TypeError: this[#p] is not a function"],
+  ["new Date().foo()", "TypeError: (intermediate value).foo is not a function"],
+  ["`x`.foo()", "TypeError: \"x\".foo is not a function"],
+  ["const f = 5; f(...[1])", "TypeError: f is not a function"],
+  ["const o = {}; o.m(...[1])", "TypeError: o.m is not a function"],
+  ["const o = {}; new o.X()", "TypeError: o.X is not a constructor"],
+  ["const f = 5; new f()", "TypeError: f is not a constructor"],
+  ["new 5", "TypeError: 5 is not a constructor"],
+  ["new Math.max()", "TypeError: Math.max is not a constructor"],
+  ["new (() => 1)()", "TypeError: (intermediate value) is not a constructor"],
+  ["const Ctor = 5; new Ctor", "TypeError: Ctor is not a constructor"],
+  ["const input = null; const [a] = input", "TypeError: input is not iterable"],
+  ["for (const x of 5) {}", "TypeError: 5 is not iterable"],
+  ["for (const x of {}) {}", "TypeError: {} is not iterable"],
+  ["const o = {}; for (const x of o.items) {}", "TypeError: o.items is not iterable"],
+  ["const [a] = undefined", "TypeError: undefined is not iterable"],
+  ["const s = 5; [...s]", "TypeError: s is not iterable"],
+  ["Math.max(...5)", "TypeError: Spread syntax requires ...iterable[Symbol.iterator] to be a function"],
+  ["const s = null; Math.max(...s)", "TypeError: s is not iterable (cannot read property null)"],
+  ["new Map({})", "TypeError: object is not iterable (cannot read property Symbol(Symbol.iterator))"],
+  ["new Set(true)", "TypeError: boolean true is not iterable (cannot read property Symbol(Symbol.iterator))"],
+  ["new Set(function () {})", "TypeError: function is not iterable (cannot read property Symbol(Symbol.iterator))"],
+  ["class Customer {}; Customer()", "TypeError: Class constructor Customer cannot be invoked without 'new'"],
+  ["(class {})()", "TypeError: Class constructors cannot be invoked without 'new'"],
+  ["let u; u.x", "TypeError: Cannot read properties of undefined (reading 'x')"],
+  ["let u = null; u.x", "TypeError: Cannot read properties of null (reading 'x')"],
+  ["let u; u.x = 1", "TypeError: Cannot set properties of undefined (setting 'x')"],
+  ["let u = null; u.x = 1", "TypeError: Cannot set properties of null (setting 'x')"],
+  ["let u; u[0]", "TypeError: Cannot read properties of undefined (reading '0')"],
+  ["const c = 1; c = 2", "TypeError: Assignment to constant variable."],
+  ["x; let x = 1", "ReferenceError: Cannot access 'x' before initialization"],
+  ["1n + 1", "TypeError: Cannot mix BigInt and other types, use explicit conversions"],
+  ["1n * 2", "TypeError: Cannot mix BigInt and other types, use explicit conversions"],
+  ["+1n", "TypeError: Cannot convert a BigInt value to a number"],
+  ["[].reduce((a, b) => a + b)", "TypeError: Reduce of empty array with no initial value"],
+  ["new Array(-1)", "RangeError: Invalid array length"],
+  ["(1).toFixed(101)", "RangeError: toFixed() digits argument must be between 0 and 100"],
+  ["(1).toPrecision(0)", "RangeError: toPrecision() argument must be between 1 and 100"],
+  ["\"a\".repeat(-1)", "RangeError: Invalid count value: -1"],
+  ["\"a\".repeat(Infinity)", "RangeError: Invalid count value: Infinity"],
+  ["BigInt(1.5)", "RangeError: The number 1.5 cannot be converted to a BigInt because it is not an integer"],
+  ["\"a\" in 5", "TypeError: Cannot use 'in' operator to search for 'a' in 5"],
+  ["({}) instanceof 5", "TypeError: Right-hand side of 'instanceof' is not an object"],
+  ["({}) instanceof {}", "TypeError: Right-hand side of 'instanceof' is not callable"],
+  ["`${Symbol()}`", "TypeError: Cannot convert a Symbol value to a string"],
+  ["Object.defineProperty(1, \"a\", {})", "TypeError: Object.defineProperty called on non-object"],
+  ["Reflect.defineProperty(1, \"a\", {})", "TypeError: Reflect.defineProperty called on non-object"],
+  ["decodeURIComponent(\"%\")", "URIError: URI malformed"],
+  ["decodeURIComponent(\"%E0%A4%A\")", "URIError: URI malformed"],
+  ["class A { #x; static g(o) { return o.#x } } A.g({})", "TypeError: Cannot read private member #x from an object whose class did not declare it"],
+  ["class A { #x; static s(o) { o.#x = 1 } } A.s({})", "TypeError: Cannot write private member #x to an object whose class did not declare it"],
+]
+
+/** [source, message of the SyntaxError compiling it (with our ` [file:line:col]` suffix)] */
+const SYNTAX: [string, string][] = [
+  ['let a = ;', "Unexpected token ';' [<isolated-vm>:1:9]"],
+  ['let a b', "Unexpected identifier 'b' [<isolated-vm>:1:7]"],
+  ['let a = "x" "y"', 'Unexpected string [<isolated-vm>:1:13]'],
+  ['let a = 1 2', 'Unexpected number [<isolated-vm>:1:11]'],
+  ['function f() {', 'Unexpected end of input [<isolated-vm>:1:15]'],
+  ['if (', 'Unexpected end of input [<isolated-vm>:1:5]'],
+  ['let a = @', 'Invalid or unexpected token [<isolated-vm>:1:9]'],
+  ['function f() { await 1 }', 'await is only valid in async functions and the top level bodies of modules [<isolated-vm>:1:16]'],
+  // V8 reports these at the token before: the last argument, the redeclared name. QuickJS
+  // reports the token where it noticed (end of input, the `=` after the name).
+  ['foo(1, 2', differs('missing ) after argument list [<isolated-vm>:1:8]', 'missing ) after argument list [<isolated-vm>:1:9]')],
+  ['let x = 1; let x = 2', differs("Identifier 'x' has already been declared [<isolated-vm>:1:16]", "Identifier 'x' has already been declared [<isolated-vm>:1:18]")],
+  ['const a = 1; var a = 2', differs("Identifier 'a' has already been declared [<isolated-vm>:1:18]", "Identifier 'a' has already been declared [<isolated-vm>:1:20]")],
+]
+
+describe('error messages inside the isolate', () => {
+  it('use V8\'s wording for runtime errors', () => {
+    const { isolate, context } = setup()
+    for (const [code, message] of RUNTIME) {
+      const got = context.evalSync(`try { ${code}; 'no error' } catch (e) { e.name + ': ' + e.message }`)
+      expect([code, got]).toEqual([code, message])
+    }
+    isolate.dispose()
+  })
+
+  it('use V8\'s wording for syntax errors', () => {
+    const { isolate } = setup()
+    for (const [code, message] of SYNTAX) {
+      const e = thrown(() => isolate.compileScriptSync(code))
+      expect([code, e.name, e.message]).toEqual([code, 'SyntaxError', message])
+    }
+    isolate.dispose()
+  })
+
+  it('name the callee when a call of a value that is not a function leaves the isolate', () => {
+    const { isolate, context } = setup()
+    const e = thrown(() => context.evalSync('const config = {}; config.load()'))
+    expect(e.name).toBe('TypeError')
+    expect(e.message).toBe('config.load is not a function')
+    expect(e.stack.split('\n')[0]).toBe('TypeError: config.load is not a function')
+    isolate.dispose()
+  })
+
+  it('name the callee in cached scripts too', () => {
+    const { isolate, context } = setup()
+    const script = isolate.compileScriptSync('const svc = { api: {} }; svc.api.fetch()', { produceCachedData: true })
+    const again = isolate.compileScriptSync('const svc = { api: {} }; svc.api.fetch()', { cachedData: script.cachedData })
+    expect(thrown(() => again.runSync(context)).message).toBe('svc.api.fetch is not a function')
+    isolate.dispose()
+  })
+})
