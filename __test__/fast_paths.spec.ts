@@ -41,6 +41,39 @@ describe('async work done on the calling thread', () => {
     isolate.dispose()
   })
 
+  it('settles work done at once after the async work that finished before it', async () => {
+    const { isolate, context } = setup()
+    const order: string[] = []
+    const evaluated = context.eval('1').then(() => order.push('eval'))
+    // Let the eval finish on the isolate's thread before the set is made.
+    const t0 = Date.now()
+    while (Date.now() < t0 + 20);
+    const set = context.global.set('x', 1).then(() => order.push('set'))
+    await Promise.all([evaluated, set])
+    expect(order).toEqual(['eval', 'set'])
+    isolate.dispose()
+  })
+
+  it('rejects work that fails at once with the boundary and the call site, as a rejection', async () => {
+    const { isolate, context } = setup()
+    context.evalSync('Object.freeze(globalThis)')
+    let threw = false
+    let promise: Promise<unknown> | undefined
+    try {
+      promise = context.global.set('y', 2)
+    } catch {
+      threw = true
+    }
+    expect(threw).toBe(false)
+    const e = await rejected(promise!)
+    const lines = e.stack.split('\n')
+    expect([e.constructor, lines[0], lines[1]]).toEqual([TypeError, 'TypeError: Set failed', '    at (<isolated-vm boundary>)'])
+    expect(lines[2]).toContain('fast_paths.spec.ts')
+    const f = await rejected(isolate.compileScript('let x = ;', { filename: 'f.js' }))
+    expect(f.stack.split('\n').slice(0, 2)).toEqual(["SyntaxError: Unexpected token ';' [f.js:1:9]", '    at (<isolated-vm boundary>)'])
+    isolate.dispose()
+  })
+
   it('makes contexts and compiles scripts while the isolate is busy with other async work', async () => {
     const { isolate, context } = setup()
     const busy = context.eval('const t0 = Date.now(); while (Date.now() < t0 + 20); 1')

@@ -92,8 +92,9 @@ defineSpellings(
     requireOptions(options, 1)
     if (options?.inspector) throw notSupported('The inspector')
     const id = this._native.createContext(mode)
-    if (mode === 1) return id.then((id) => new Context(this, id))
-    return mode === 0 ? new Context(this, id) : undefined
+    // (async: a promise, or the id itself when the context was made at once)
+    if (mode === 1 && id instanceof Promise) return id.then((id) => new Context(this, id))
+    return mode === 2 ? undefined : new Context(this, id)
   },
   { ignored: false },
 )
@@ -108,7 +109,7 @@ defineSpellings(
     requireOptions(options, 2)
     const [filename, lineOffset, columnOffset] = originOf(options)
     const id = this._native.compileScript(mode, code, filename, lineOffset, columnOffset)
-    if (mode === 1) return id.then((id) => new Script(this, id))
+    if (mode === 1 && id instanceof Promise) return id.then((id) => new Script(this, id))
     return new Script(this, id)
   },
   { ignored: false },

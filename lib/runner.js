@@ -9,6 +9,13 @@ const SYNC = 0
 const ASYNC = 1
 const IGNORED = 2
 
+/** The host frames of the current call of `spelling` (in `.stack`). */
+function callSite(spelling) {
+  const holder = {}
+  Error.captureStackTrace(holder, spelling)
+  return holder
+}
+
 /** Appends the boundary marker and the host frames captured in `holder` to an isolate error. */
 function appendHostFrames(error, holder) {
   if (error === null || typeof error !== 'object' || !error[kFromIsolate]) return error
@@ -21,21 +28,25 @@ function appendHostFrames(error, holder) {
 function defineSpellings(Class, name, operation, { sync = true, async = true, ignored = true } = {}) {
   if (async) {
     const spelling = function (...args) {
-      // The host stack is captured now: by the time the isolate answers, the call site is gone.
-      const holder = {}
-      Error.captureStackTrace(holder, spelling)
-      let promise
+      let result
       try {
-        promise = operation.call(this, ASYNC, ...args)
+        result = operation.call(this, ASYNC, ...args)
       } catch (error) {
-        // Bad arguments throw at once; bad options reject, as in isolated-vm.
+        // Bad arguments throw at once; bad options, and work that failed at once on this thread,
+        // reject, as in isolated-vm.
         if (error?.[kRejects]) {
           delete error[kRejects]
-          return Promise.reject(error)
+          return Promise.reject(appendHostFrames(error, callSite(spelling)))
         }
         throw error
       }
-      return promise.catch((error) => {
+      // Work done at once on this thread (src/binding/runner.rs `run_no_user_code`). It settles
+      // one microtask turn later, as the `catch` below makes the others do, so results keep the
+      // order in which their work finished.
+      if (!(result instanceof Promise)) return Promise.resolve(result).then()
+      // The host stack is captured now: by the time the isolate answers, the call site is gone.
+      const holder = callSite(spelling)
+      return result.catch((error) => {
         throw appendHostFrames(error, holder)
       })
     }
@@ -49,9 +60,7 @@ function defineSpellings(Class, name, operation, { sync = true, async = true, ig
           return operation.call(this, SYNC, ...args)
         } catch (error) {
           if (error?.[kRejects]) delete error[kRejects]
-          const holder = {}
-          Error.captureStackTrace(holder, spelling)
-          throw appendHostFrames(error, holder)
+          throw appendHostFrames(error, callSite(spelling))
         }
       },
     }[syncName]

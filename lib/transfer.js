@@ -136,6 +136,11 @@ const helpers = {
   deserialize(buffer) {
     return codec.deserialize(buffer)
   },
+  /** An error of async work that failed at once: the spelling turns it into its rejection. */
+  rejecting(error) {
+    error[kRejects] = true
+    return error
+  },
   makeError(name, message, stack, fromIsolate) {
     const Ctor = standardErrors[name] ?? Error
     const error = new Ctor(message)

@@ -295,30 +295,34 @@ impl NodeHost {
         self.node().loop_work
     }
 
-    /// Settles a promise now if the queue allows it: requests that run no JS (releases, other
-    /// settlements) queued before it are served first, here; behind a host call it waits its
-    /// turn in the queue, so that results never overtake the callbacks made before them.
-    pub fn settle_in_order(&self, id: u64, result: HostResult) {
+    /// Serves the requests queued ahead that run no JS (releases, settlements), so that a result
+    /// known now may be delivered now without overtaking them. False when a host call is queued
+    /// ahead: then the result waits its turn in the queue.
+    pub fn serve_quiet_front(&self) -> bool {
         loop {
             let next = {
                 let mut inbox = self.inbox.lock().unwrap();
-                let Some(queue) = inbox.as_mut() else { break };
+                let Some(queue) = inbox.as_mut() else { return true };
                 match queue.front() {
                     Some(HostRequest::Settle { .. } | HostRequest::Release { .. }) => queue.pop_front(),
-                    Some(HostRequest::Call { .. }) => {
-                        drop(inbox);
-                        self.post(HostRequest::Settle { promise: id, result });
-                        return;
-                    }
-                    None => None,
+                    Some(HostRequest::Call { .. }) => return false,
+                    None => return true,
                 }
             };
-            match next {
-                Some(request) => self.serve(request),
-                None => break,
+            if let Some(request) = next {
+                self.serve(request);
             }
         }
-        self.settle(id, result);
+    }
+
+    /// Settles a promise now if nothing queued must come first (see `serve_quiet_front`), else
+    /// in its turn.
+    pub fn settle_in_order(&self, id: u64, result: HostResult) {
+        if self.serve_quiet_front() {
+            self.settle(id, result);
+        } else {
+            self.post(HostRequest::Settle { promise: id, result });
+        }
     }
 
     /// Whether requests are queued for the Node thread.

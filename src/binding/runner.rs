@@ -45,21 +45,26 @@ pub fn throw(env: sys::napi_env, thrown: &Thrown) -> napi::Error {
     napi::Error::new(napi::Status::PendingException, "")
 }
 
-/// Like `run`, for work that runs no user code: its async spelling runs at once on the calling
-/// thread when the isolate is idle (the promise still settles asynchronously, as always).
+/// Like `run`, for work that runs no user code. Its async spelling runs at once on the calling
+/// thread when the isolate is idle; then, unless a host call queued earlier must be served
+/// first, the outcome comes back as it is — the value, or the error thrown marked as a rejection
+/// (`rejecting` in lib/transfer.js) — and the JS spelling makes the promise (lib/runner.js): no
+/// napi promise, no call-site capture unless it failed.
 pub fn run_no_user_code(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, job: Job) -> napi::Result<Raw> {
-    run_if_plain(env, isolate, mode, |_| true, job)
-}
-
-/// Like `run_no_user_code`, for work that runs no user code when `plain` says so (asked with
-/// the isolate entered, just before the job would run).
-pub fn run_if_plain(env: sys::napi_env, isolate: &Arc<Isolate>, mode: u32, plain: impl FnOnce(&Arc<Isolate>) -> bool, job: Job) -> napi::Result<Raw> {
     if mode != ASYNC {
         return run(env, isolate, mode, job);
     }
-    match isolate.run_if_idle_and(plain, job) {
+    let host = current()?;
+    match isolate.run_if_idle(job) {
+        Ok(Ok(value)) if host.serve_quiet_front() => to_js(env, &value).map(Raw),
+        Ok(Err(thrown @ Thrown::Error(_))) if host.serve_quiet_front() => {
+            let error = thrown_to_js(env, &thrown, true);
+            let marked = super::convert::helper(env, c"rejecting", &[error])?;
+            // SAFETY: throwing a live value; napi-rs sees the pending exception and leaves it.
+            unsafe { sys::napi_throw(env, marked) };
+            Err(napi::Error::new(napi::Status::PendingException, ""))
+        }
         Ok(result) => {
-            let host = current()?;
             let (id, promise) = host.new_promise()?;
             host.settle_in_order(id, result);
             Ok(Raw(promise))

@@ -23,10 +23,13 @@ use super::host::{CallMode, Host, HostCall, HostRequest};
 use super::limits::{now_ns, Limits};
 use super::state::IsolateState;
 use super::transfer::{self, RefHandle, Transfer};
-use super::wait::{wait_until, Slot};
+use super::wait::{wait_spinning, wait_until, Slot};
 use super::worker;
 
 type Job = Box<dyn FnOnce(Option<&Arc<Isolate>>) + Send>;
+
+/// How long an isolate's own thread spins for more work before it parks.
+const WORKER_IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 
 struct Task {
     /// Synchronous tasks may run inside a nested wait; asynchronous ones only in order, at the
@@ -318,22 +321,11 @@ impl Isolate {
     /// that runs no user code (so it is short, and cannot hang the caller): a hand-off would
     /// cost more than the work. Gives the job back otherwise.
     pub fn run_if_idle<R, J: FnOnce(&Arc<Isolate>) -> Result<R, Thrown>>(self: &Arc<Self>, job: J) -> Result<Result<R, Thrown>, J> {
-        self.run_if_idle_and(|_| true, job)
-    }
-
-    /// `run_if_idle` for work that runs no user code only in some cases: `plain` decides, with
-    /// the isolate entered, before the job starts.
-    pub fn run_if_idle_and<R, J: FnOnce(&Arc<Isolate>) -> Result<R, Thrown>>(
-        self: &Arc<Self>,
-        plain: impl FnOnce(&Arc<Isolate>) -> bool,
-        job: J,
-    ) -> Result<Result<R, Thrown>, J> {
         if self.is_disposed() || self.queued.load(Ordering::Acquire) > 0 || !self.try_own() {
             return Err(job);
         }
-        // Inside a call of this isolate already (a host callback), or work arrived: keep order.
-        let busy = self.depth.load(Ordering::Relaxed) > 1 || self.queued.load(Ordering::Acquire) > 0;
-        if busy || !matches!(self.execute(false, |i| Ok(plain(i))), Ok(true)) {
+        if self.depth.load(Ordering::Relaxed) > 1 || self.queued.load(Ordering::Acquire) > 0 {
+            // Inside a call of this isolate already (a host callback), or work arrived: keep order.
             self.disown();
             return Err(job);
         }
@@ -421,7 +413,9 @@ impl Isolate {
         IS_WORKER.with(|w| w.set(true));
         *self.worker.lock().unwrap() = Some(thread::current());
         loop {
-            wait_until(|| self.queued.load(Ordering::Acquire) > 0 || self.is_disposed(), || false);
+            // Async calls come in bursts with host work between them (an agent's setup): the
+            // thread stays awake a while for the next one, since waking it costs 30-50 µs.
+            wait_spinning(WORKER_IDLE_SPIN, || self.queued.load(Ordering::Acquire) > 0 || self.is_disposed(), || false);
             if self.is_disposed() && self.queued.load(Ordering::Acquire) == 0 {
                 // Free the runtime here (see `dispose`), unless some other thread is inside it:
                 // that one frees it when it leaves.

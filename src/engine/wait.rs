@@ -34,7 +34,12 @@ pub fn relax(spins: &mut u32) {
 
 /// Blocks until `ready()` holds. While waiting, `serve()` is offered the chance to do work that
 /// arrives for this thread (nested calls); it returns true when it did some.
-pub fn wait_until(mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bool) {
+pub fn wait_until(ready: impl FnMut() -> bool, serve: impl FnMut() -> bool) {
+    wait_spinning(SPIN_BUDGET, ready, serve)
+}
+
+/// `wait_until` with its own spin budget.
+pub fn wait_spinning(budget: Duration, mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bool) {
     let mut spin_start = Instant::now();
     let mut spins = 0u32;
     let mut spinning = SPINNERS.fetch_add(1, Ordering::Relaxed) < max_spinners();
@@ -50,7 +55,7 @@ pub fn wait_until(mut ready: impl FnMut() -> bool, mut serve: impl FnMut() -> bo
             continue;
         }
         if spinning {
-            if spin_start.elapsed() < SPIN_BUDGET {
+            if spin_start.elapsed() < budget {
                 relax(&mut spins);
                 continue;
             }

@@ -10,8 +10,9 @@ use std::time::Duration;
 const THREAD_STACK: usize = 8 * 1024 * 1024;
 /// Idle threads kept for reuse; more than this exit when their isolate is done.
 const MAX_IDLE: usize = 16;
-/// An idle pooled thread spins this long before parking.
-const HOT_SPIN: Duration = Duration::from_micros(100);
+/// An idle pooled thread spins this long before parking (the next isolate's first async call
+/// often follows within a few hundred µs: a new agent run after the last one's dispose).
+const HOT_SPIN: Duration = Duration::from_micros(300);
 /// An idle pooled thread exits after this long without work.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
