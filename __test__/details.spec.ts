@@ -62,3 +62,15 @@ describe('copies', () => {
     isolate.dispose()
   })
 })
+
+describe('functions of the sandbox', () => {
+  it('print as native code, as V8 prints its builtins', () => {
+    const { isolate, context } = setup()
+    expect(context.evalSync('[JSON.parse.toString(), console.log.toString(), Math.max.toString()]', { copy: true })).toEqual([
+      'function parse() { [native code] }',
+      'function log() { [native code] }',
+      'function max() { [native code] }',
+    ])
+    isolate.dispose()
+  })
+})

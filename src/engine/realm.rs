@@ -61,7 +61,11 @@ fn bytecode(cache: &'static OnceLock<Vec<u8>>, source: &str, filename: &std::ffi
                 let compiled = qjs::JS_Eval(raw, text.as_ptr(), source.len() as _, filename.as_ptr(), (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32);
                 assert!(qjs::JS_VALUE_GET_TAG(compiled) != qjs::JS_TAG_EXCEPTION, "the sandbox sources must compile");
                 let mut len = 0usize;
-                let ptr = qjs::JS_WriteObject(raw, &mut len as *mut usize as _, compiled, qjs::JS_WRITE_OBJ_BYTECODE as i32);
+                // Without the source: our functions print as `function f() { [native code] }`,
+                // as V8's builtins do, and read back faster. (Positions stay: frames from these
+                // sources are recognised by their filename and left out of stacks.)
+                let flags = qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE;
+                let ptr = qjs::JS_WriteObject(raw, &mut len as *mut usize as _, compiled, flags as i32);
                 let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
                 qjs::js_free(raw, ptr as _);
                 qjs::JS_FreeValue(raw, compiled);
