@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import ivm, { thrown } from './ivm'
+import ivm, { differs, rejected, thrown } from './ivm'
 
 describe('Script', () => {
   it('runs many times in any context of its isolate', async () => {
@@ -56,6 +56,53 @@ describe('Script', () => {
     const script = isolate.compileScriptSync('null.x', { filename: 'offset.js', lineOffset: 10, columnOffset: 4 })
     const e = thrown(() => script.runSync(context))
     expect(e.stack.split('\n')[1]).toMatch(/^    at offset\.js:11:\d+$/)
+    isolate.dispose()
+  })
+})
+
+describe('cachedData', () => {
+  it('is produced on request, as an ExternalCopy of an ArrayBuffer, and read back to skip parsing', async () => {
+    const isolate = new ivm.Isolate()
+    const produced = isolate.compileScriptSync('6 * 7', { produceCachedData: true })
+    expect(produced.cachedData).toBeInstanceOf(ivm.ExternalCopy)
+    expect(produced.cachedData!.copy()).toBeInstanceOf(ArrayBuffer)
+    expect(produced.cachedDataRejected).toBeUndefined()
+    const reused = isolate.compileScriptSync('6 * 7', { cachedData: produced.cachedData })
+    expect([reused.cachedDataRejected, reused.cachedData]).toEqual([false, undefined])
+    expect(reused.runSync(isolate.createContextSync())).toBe(42)
+    // Both options: isolated-vm produces nothing then.
+    const both = isolate.compileScriptSync('6 * 7', { produceCachedData: true, cachedData: produced.cachedData })
+    expect([both.cachedDataRejected, both.cachedData]).toEqual([false, undefined])
+    const later = await isolate.compileScript('6 * 7', { cachedData: produced.cachedData })
+    expect([later.cachedDataRejected, await later.run(isolate.createContextSync())]).toEqual([false, 42])
+    isolate.dispose()
+  })
+
+  it('is never read for another source, or when it is not genuine: the source is compiled', () => {
+    const isolate = new ivm.Isolate()
+    const produced = isolate.compileScriptSync('6 * 7', { produceCachedData: true })
+    // isolated-vm accepts the data of a source of the same length and runs *that* code (V8 checks
+    // little more than the length); here the data is checked against the exact source, reported
+    // as rejected, and the source given is compiled. QuickJS's bytecode reader must never see
+    // foreign bytes.
+    const other = isolate.compileScriptSync('6 * 8', { cachedData: produced.cachedData })
+    expect([other.cachedDataRejected, other.runSync(isolate.createContextSync())]).toEqual([differs(false, true), differs(42, 48)])
+    const bytes = new Uint8Array(produced.cachedData!.copy() as ArrayBuffer)
+    bytes[bytes.length - 1] ^= 0xff
+    const tampered = isolate.compileScriptSync('6 * 7', { cachedData: new ivm.ExternalCopy(bytes.buffer) })
+    expect([tampered.cachedDataRejected, tampered.runSync(isolate.createContextSync())]).toEqual([differs(false, true), 42])
+    const garbage = isolate.compileScriptSync('6 * 7', { cachedData: new ivm.ExternalCopy(new ArrayBuffer(64)) })
+    expect(garbage.cachedDataRejected).toBe(differs(false, true))
+    isolate.dispose()
+  })
+
+  it('must be an ExternalCopy of an ArrayBuffer', async () => {
+    const isolate = new ivm.Isolate()
+    const e = thrown(() => isolate.compileScriptSync('1', { cachedData: 5 as any }))
+    expect([e.constructor, e.message]).toEqual([TypeError, '`cachedData` must be an object'])
+    const f = thrown(() => isolate.compileScriptSync('1', { cachedData: new ArrayBuffer(4) as any }))
+    expect([f.constructor, f.message]).toEqual([TypeError, '`cachedData` must be an ExternalCopy to ArrayBuffer'])
+    expect((await rejected(isolate.compileScript('1', { cachedData: 5 as any }))).message).toBe('`cachedData` must be an object')
     isolate.dispose()
   })
 })

@@ -4,7 +4,8 @@ const native = require('./binding')
 const { defineSpellings, requireString, requireOptions, requireArgs } = require('./runner')
 const { Context } = require('./context')
 const { Script } = require('./script')
-const { originOf } = require('./transfer')
+const { originOf, optionError } = require('./transfer')
+const { ExternalCopy } = require('./external_copy')
 
 const MB = 1024 * 1024
 
@@ -108,11 +109,37 @@ defineSpellings(
     requireString(code, 1)
     requireOptions(options, 2)
     const [filename, lineOffset, columnOffset] = originOf(options)
-    const id = this._native.compileScript(mode, code, filename, lineOffset, columnOffset)
-    if (mode === 1 && id instanceof Promise) return id.then((id) => new Script(this, id))
-    return new Script(this, id)
+    const cached = cachedDataOf(options)
+    // isolated-vm produces cachedData only when none was given.
+    const produce = !!options?.produceCachedData && cached === undefined
+    const rejected = cached === undefined ? undefined : !native.acceptCachedData(code, filename, lineOffset, columnOffset, cached)
+    const made = (id) => {
+      const script = new Script(this, id)
+      if (rejected !== undefined) script.cachedDataRejected = rejected
+      if (produce) {
+        const data = this._native.scriptCachedData(id)
+        script.cachedData = new ExternalCopy(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+      }
+      return script
+    }
+    const id = this._native.compileScript(mode, code, filename, lineOffset, columnOffset, produce)
+    if (mode === 1 && id instanceof Promise) return id.then(made)
+    return made(id)
   },
   { ignored: false },
 )
+
+/**
+ * The bytes of the `cachedData` option (an ExternalCopy of an ArrayBuffer), checked as
+ * isolated-vm checks it. Only data this process produced is ever read back (src/engine/code_cache.rs).
+ */
+function cachedDataOf(options) {
+  const cached = options?.cachedData
+  if (cached === undefined) return undefined
+  if (cached === null || typeof cached !== 'object') throw optionError(TypeError, '`cachedData` must be an object')
+  const buffer = cached instanceof ExternalCopy ? cached.copy() : undefined
+  if (!(buffer instanceof ArrayBuffer)) throw optionError(TypeError, '`cachedData` must be an ExternalCopy to ArrayBuffer')
+  return Buffer.from(buffer)
+}
 
 module.exports = { Isolate, notSupported }

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use napi::bindgen_prelude::Buffer;
 use napi::Env;
 use napi_derive::napi;
 
+use crate::engine::code_cache;
 use crate::engine::errors::Thrown;
 use crate::engine::state::{RunOptions, Source};
 use crate::engine::transfer::{Mode, Transfer};
@@ -71,16 +73,23 @@ impl NativeIsolate {
     }
 
     #[napi]
-    pub fn compile_script(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32) -> napi::Result<Raw> {
+    pub fn compile_script(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32, produce_cached_data: bool) -> napi::Result<Raw> {
         // Compiling runs no user code; a short source compiles in well under a millisecond.
         let inline = code.len() <= INLINE_COMPILE_MAX;
         let source = source(code, filename, line_offset, column_offset);
-        let job: Job = Box::new(move |iso| iso.state().compile_script(&source).map(|id| Transfer::Number(id as f64)));
+        let job: Job = Box::new(move |iso| iso.state().compile_script(&source, produce_cached_data).map(|id| Transfer::Number(id as f64)));
         if inline {
             run_no_user_code(env.raw(), &self.inner, mode, job)
         } else {
             run(env.raw(), &self.inner, mode, job)
         }
+    }
+
+    /// The cachedData a script was compiled to produce (`produceCachedData`).
+    #[napi]
+    pub fn script_cached_data(&self, env: Env, script: u32) -> napi::Result<Option<Buffer>> {
+        let data = self.inner.run_sync(move |iso| Ok(iso.state().script_cached_data(script))).map_err(|t| throw(env.raw(), &t))?;
+        Ok(data.map(|d| Buffer::from(d.to_vec())))
     }
 
     #[napi]
@@ -172,4 +181,12 @@ impl Drop for NativeIsolate {
     fn drop(&mut self) {
         self.inner.release_host_handle();
     }
+}
+
+/// `compileScript`'s `cachedData`: takes it into the code cache when it is genuine cachedData of
+/// exactly this source (see `code_cache::accept`), so that the compile reads it instead of
+/// parsing; false when it is rejected.
+#[napi]
+pub fn accept_cached_data(code: String, filename: String, line_offset: i32, column_offset: i32, data: Buffer) -> bool {
+    code_cache::accept(&source(code, filename, line_offset, column_offset), &data)
 }

@@ -213,14 +213,14 @@ pub fn wire_host_reference(env: Env, value: Raw) -> napi::Result<Wire> {
 
 /// A host function as a Callback: 0 sync, 1 async, 2 ignored.
 #[napi]
-pub fn wire_callback(env: Env, function: Raw, mode: u32) -> napi::Result<Wire> {
+pub fn wire_callback(env: Env, callback: Raw, mode: u32) -> napi::Result<Wire> {
     use crate::engine::host::CallMode;
     let mode = match mode {
         1 => CallMode::Async,
         2 => CallMode::Ignored,
         _ => CallMode::Sync,
     };
-    Ok(Wire::new(Transfer::HostFunction(super::convert::host_ref(env.raw(), function.0)?, mode)))
+    Ok(Wire::new(Transfer::HostFunction(super::convert::host_ref(env.raw(), callback.0)?, mode)))
 }
 
 /// The promise of an `applySyncPromise` call settled (called by index.js).

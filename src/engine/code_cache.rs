@@ -58,6 +58,56 @@ pub fn put(source: &Source, bytecode: Arc<[u8]>) {
     cache.entries.insert(source.clone(), bytecode);
 }
 
+// -- cachedData ---------------------------------------------------------------------------------
+//
+// `compileScript`'s `produceCachedData` hands out a script's bytecode, and `cachedData` hands it
+// back to skip parsing. QuickJS's bytecode reader trusts its input (bad bytecode can crash the
+// process), so data is sealed with a tag keyed by a secret made at random for this process, and
+// only data that carries a valid tag for exactly the source being compiled is read back; anything
+// else (other source, another process, tampering) is rejected and the source is compiled.
+
+const SEAL_MAGIC: &[u8; 8] = b"IQJS-CD1";
+const TAG_LEN: usize = 16;
+
+fn tag(source: &Source, bytecode: &[u8]) -> [u8; TAG_LEN] {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::sync::OnceLock;
+    // Two independently keyed SipHash states (random keys, this process only): a 128-bit tag.
+    static KEYS: OnceLock<[std::collections::hash_map::RandomState; 2]> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| [Default::default(), Default::default()]);
+    let mut out = [0u8; TAG_LEN];
+    for (k, key) in keys.iter().enumerate() {
+        let mut h = key.build_hasher();
+        source.hash(&mut h);
+        bytecode.hash(&mut h);
+        out[k * 8..k * 8 + 8].copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+/// The cachedData of `source`'s bytecode.
+pub fn seal(source: &Source, bytecode: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SEAL_MAGIC.len() + TAG_LEN + bytecode.len());
+    out.extend_from_slice(SEAL_MAGIC);
+    out.extend_from_slice(&tag(source, bytecode));
+    out.extend_from_slice(bytecode);
+    out
+}
+
+/// Takes cachedData for `source` into the cache when it is genuine; false when rejected.
+pub fn accept(source: &Source, data: &[u8]) -> bool {
+    let Some(rest) = data.strip_prefix(SEAL_MAGIC.as_slice()) else { return false };
+    if rest.len() < TAG_LEN {
+        return false;
+    }
+    let (given, bytecode) = rest.split_at(TAG_LEN);
+    if given != tag(source, bytecode) {
+        return false;
+    }
+    put(source, Arc::from(bytecode));
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,8 +116,12 @@ mod tests {
         Source { code: code.into(), filename: "f".into(), line_offset: 0, column_offset: 0 }
     }
 
+    /// The cache is one per process: tests that fill it run one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
     #[test]
     fn keeps_by_exact_source_and_evicts_oldest_first() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let a = source("cache-test-a");
         put(&a, Arc::from(vec![1u8; 16]));
         assert_eq!(get(&a).as_deref(), Some(&[1u8; 16][..]));
@@ -83,5 +137,24 @@ mod tests {
         }
         assert!(get(&a).is_none());
         assert!(CACHE.lock().unwrap().as_ref().unwrap().bytes <= MAX_BYTES);
+    }
+
+    #[test]
+    fn cached_data_is_read_back_only_for_its_own_source_and_untouched() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let a = source("cached-data-a");
+        let data = seal(&a, &[9, 8, 7]);
+        assert!(accept(&a, &data));
+        assert_eq!(get(&a).as_deref(), Some(&[9u8, 8, 7][..]));
+        let b = source("cached-data-b");
+        assert!(!accept(&b, &data), "another source");
+        let mut tampered = data.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        let c = source("cached-data-c");
+        assert!(!accept(&c, &seal(&a, &[1])), "a tag for other bytecode");
+        assert!(!accept(&a, &tampered), "changed bytecode");
+        assert!(!accept(&a, &data[..10]), "truncated");
+        assert!(!accept(&a, b"garbage"), "garbage");
+        assert!(get(&c).is_none());
     }
 }

@@ -104,6 +104,8 @@ pub struct RunOptions {
 
 struct Script {
     bytecode: Arc<[u8]>,
+    /// `produceCachedData`: the sealed bytecode (see `code_cache::seal`).
+    cached_data: Option<Arc<[u8]>>,
 }
 
 /// Bounds the eval cache; when full it starts over (cheap, and V8's cache is bounded too).
@@ -561,7 +563,7 @@ impl IsolateState {
         Ok(function)
     }
 
-    pub fn compile_script(&self, source: &Source) -> Result<u32, Thrown> {
+    pub fn compile_script(&self, source: &Source, produce_cached_data: bool) -> Result<u32, Thrown> {
         let bytecode = match code_cache::get(source) {
             Some(bytecode) => bytecode,
             None => {
@@ -570,7 +572,13 @@ impl IsolateState {
                 bytecode
             }
         };
-        Ok(self.scripts.borrow_mut().insert(Script { bytecode }))
+        let cached_data = produce_cached_data.then(|| Arc::from(code_cache::seal(source, &bytecode)));
+        Ok(self.scripts.borrow_mut().insert(Script { bytecode, cached_data }))
+    }
+
+    /// The cachedData a script was compiled to produce.
+    pub fn script_cached_data(&self, id: u32) -> Option<Arc<[u8]>> {
+        self.scripts.borrow().get(id).and_then(|s| s.cached_data.clone())
     }
 
     pub fn release_script(&self, id: u32) {
