@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use rquickjs::{qjs, Context, Ctx, Function, Object, Runtime, Value};
 
 const PRELUDE: &str = include_str!("../sandbox/prelude.js");
+const JSON_ERRORS: &str = include_str!("../sandbox/json_errors.js");
 const CLASSES: &str = include_str!("../sandbox/classes.js");
 
 /// Creates a context with the standard intrinsics and our prelude installed. QuickJS-ng's
@@ -98,9 +99,32 @@ fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
     let install = load(ctx, bytecode(&PRELUDE_BYTECODE, PRELUDE, c"<isolated-quickjs prelude>"))?;
     let error: Object = ctx.globals().get("Error")?;
     let prototype: Value = error.get("prototype")?;
-    install.call::<_, Value>((prototype,))?;
+    // SAFETY: a plain C function made on a live context; the Value takes its reference.
+    let load_json_errors = unsafe {
+        let raw = ctx.as_raw().as_ptr();
+        Value::from_raw(ctx.clone(), qjs::JS_NewCFunction2(raw, Some(load_json_errors), c"loadJsonErrors".as_ptr(), 0, qjs::JSCFunctionEnum_JS_CFUNC_generic, 0))
+    };
+    install.call::<_, Value>((prototype, load_json_errors))?;
     bare_v8_globals(ctx);
     Ok(())
+}
+
+/// The prelude's `loadJsonErrors()`: json_errors.js in the calling context, loaded at the first
+/// JSON.parse failure there (undefined if it cannot be loaded; the prelude then keeps QuickJS's
+/// message).
+unsafe extern "C" fn load_json_errors(ctx: *mut qjs::JSContext, _this: qjs::JSValue, _argc: i32, _argv: *mut qjs::JSValue) -> qjs::JSValue {
+    static JSON_ERRORS_BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+    let Some(raw) = std::ptr::NonNull::new(ctx) else { return qjs::JS_UNDEFINED };
+    // SAFETY: called by QuickJS on a live context, inside a call the isolate's owner runs.
+    let ctx = unsafe { Ctx::from_raw(raw) };
+    match load(&ctx, bytecode(&JSON_ERRORS_BYTECODE, JSON_ERRORS, c"<isolated-quickjs prelude>")) {
+        // SAFETY: a new reference for the caller, which owns the returned value.
+        Ok(function) => unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), function.as_raw()) },
+        Err(_) => {
+            let _ = ctx.catch();
+            qjs::JS_UNDEFINED
+        }
+    }
 }
 
 /// The methods of V8's `console`. Without an inspector attached they do nothing, and isolated-vm
