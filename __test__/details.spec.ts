@@ -74,3 +74,27 @@ describe('functions of the sandbox', () => {
     isolate.dispose()
   })
 })
+
+describe('instances of the API classes', () => {
+  it('have no own enumerable keys, as in isolated-vm (snapshots print them alike)', () => {
+    const { isolate, context } = setup()
+    const script = isolate.compileScriptSync('1')
+    const instances = {
+      isolate,
+      context,
+      global: context.global,
+      script,
+      isolateReference: context.evalSync('({})', { reference: true }),
+      hostReference: new ivm.Reference({}),
+      externalCopy: new ivm.ExternalCopy(1),
+      objectCopy: new ivm.ExternalCopy({ a: 1 }),
+      callback: new ivm.Callback(() => 1),
+    }
+    for (const [name, value] of Object.entries(instances)) {
+      const enumerable = [...Object.keys(value as object), ...Object.getOwnPropertySymbols(value).filter((s) => Object.getOwnPropertyDescriptor(value, s)!.enumerable)]
+      expect([name, enumerable]).toEqual([name, []])
+    }
+    expect(JSON.stringify(instances.hostReference)).toBe('{}')
+    isolate.dispose()
+  })
+})

@@ -1,16 +1,17 @@
 'use strict'
 // Context: one realm (global object and builtins) inside an isolate.
+const { hide } = require('./internal')
 const { defineSpellings, requireString, requireArgs, requireOptions } = require('./runner')
 const { transferMode, timeoutOf, originOf, encode } = require('./transfer')
 const { track, untrack } = require('./handles')
 
 class Context {
   constructor(isolate, id) {
-    this._isolate = isolate
-    this._id = id
-    this._released = false
-    this._global = undefined
-    this._token = track(this, isolate._native, 'context', id)
+    hide(this, '_isolate', isolate)
+    hide(this, '_id', id)
+    hide(this, '_released', false)
+    hide(this, '_global', undefined)
+    hide(this, '_token', track(this, isolate._native, 'context', id))
   }
 
   _check() {

@@ -1,5 +1,6 @@
 'use strict'
 // ExternalCopy: a structured clone held outside every heap, as immutable bytes in V8's format.
+const { hide } = require('./internal')
 const native = require('./binding')
 const { requireArgs, requireOptions } = require('./runner')
 const { kWire } = require('./transfer')
@@ -14,7 +15,7 @@ class ExternalCopy {
     if (transferList !== undefined && !Array.isArray(transferList)) {
       throw new TypeError('`transferList` must be an array')
     }
-    this[kWire] = native.wireExternalCopy(value)
+    hide(this, kWire, native.wireExternalCopy(value))
     this._track()
     // Transferred buffers are detached from the sender, as V8's transfer does.
     const detach = [...(transferList ?? []), ...(options?.transferOut && value instanceof ArrayBuffer ? [value] : [])]
@@ -26,7 +27,7 @@ class ExternalCopy {
 
   static fromWire(wire) {
     const copy = Object.create(ExternalCopy.prototype)
-    copy[kWire] = wire
+    hide(copy, kWire, wire)
     copy._track()
     return copy
   }

@@ -1,5 +1,6 @@
 'use strict'
 // Isolate: a QuickJS runtime with its own heap, on its own thread when it runs asynchronously.
+const { hide } = require('./internal')
 const native = require('./binding')
 const { defineSpellings, requireString, requireOptions, requireArgs } = require('./runner')
 const { Context } = require('./context')
@@ -24,7 +25,7 @@ class Isolate {
     if (onCatastrophicError !== undefined && typeof onCatastrophicError !== 'function') {
       throw new TypeError('`onCatastrophicError` must be a function')
     }
-    this._native = new native.NativeIsolate(memoryLimit * MB)
+    hide(this, '_native', new native.NativeIsolate(memoryLimit * MB))
   }
 
   get isDisposed() {

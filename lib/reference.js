@@ -1,6 +1,7 @@
 'use strict'
 // Reference: a handle to a value that lives in an isolate, or (made with `new Reference(value)`)
 // in the host. Operations on an isolate value run in that isolate; on a host value, right here.
+const { hide } = require('./internal')
 const native = require('./binding')
 const { defineSpellings, requireArgs, requireOptions } = require('./runner')
 const { ExternalCopy } = require('./external_copy')
@@ -16,16 +17,16 @@ class Reference {
     if (args.length < 1) throw new TypeError('`Reference` requires at least 1 parameter')
     const [value, options] = args
     requireOptions(options, 2)
-    this[kHost] = value
-    this._inherit = !!options?.unsafeInherit
-    this._released = false
-    this._hostWire = undefined
+    hide(this, kHost, value)
+    hide(this, '_inherit', !!options?.unsafeInherit)
+    hide(this, '_released', false)
+    hide(this, '_hostWire', undefined)
   }
 
   static fromWire(wire) {
     const reference = Object.create(Reference.prototype)
-    reference[kWire] = wire
-    reference[kHost] = NO_HOST_VALUE
+    hide(reference, '_wire', wire)
+    hide(reference, kHost, NO_HOST_VALUE)
     return reference
   }
 
@@ -44,7 +45,7 @@ class Reference {
   }
 
   set [kWire](wire) {
-    this._wire = wire
+    hide(this, '_wire', wire)
   }
 
   _isHost() {

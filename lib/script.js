@@ -1,5 +1,6 @@
 'use strict'
 // Script: code compiled once, runnable many times in any context of its isolate.
+const { hide } = require('./internal')
 const { defineSpellings, requireArgs } = require('./runner')
 const { transferMode, timeoutOf } = require('./transfer')
 const { track, untrack } = require('./handles')
@@ -7,10 +8,10 @@ const { Context } = require('./context')
 
 class Script {
   constructor(isolate, id) {
-    this._isolate = isolate
-    this._id = id
-    this._released = false
-    this._token = track(this, isolate._native, 'script', id)
+    hide(this, '_isolate', isolate)
+    hide(this, '_id', id)
+    hide(this, '_released', false)
+    hide(this, '_token', track(this, isolate._native, 'script', id))
   }
 
   release() {
