@@ -49,12 +49,9 @@ pub fn run_on_pool(job: Job) {
                     idle.push(me.clone());
                     continue;
                 }
-                // Stay hot briefly: a new isolate often follows a disposed one at once.
-                let hot_until = std::time::Instant::now() + HOT_SPIN;
-                let mut spins = 0;
-                while std::time::Instant::now() < hot_until && me.job.lock().unwrap().is_none() {
-                    super::wait::relax(&mut spins);
-                }
+                // Stay hot briefly: a new isolate often follows a disposed one at once. (Only
+                // while a core is free for it: see `spin_for`.)
+                super::wait::spin_for(HOT_SPIN, || me.job.lock().unwrap().is_some(), || false);
                 if me.job.lock().unwrap().is_none() {
                     thread::park_timeout(IDLE_EXIT);
                 }
