@@ -46,7 +46,10 @@ defineSpellings(Context, 'eval', function (mode, ...args) {
 
 defineSpellings(Context, 'evalClosure', function (mode, ...args) {
   requireArgs(args, 1)
-  const [code, closureArgs = [], options] = args
+  // (Indexed, not destructured: array destructuring allocates an iterator on every call.)
+  const code = args[0]
+  const closureArgs = args[1] === undefined ? [] : args[1]
+  const options = args[2]
   requireString(code, 1)
   if (!Array.isArray(closureArgs)) throw new TypeError('`undefined` requires parameter 2 to be an array')
   requireOptions(options, 3)

@@ -80,12 +80,20 @@ function timeoutOf(options) {
 }
 
 /** `filename`, `lineOffset` and `columnOffset` of ScriptOrigin options, checked as isolated-vm does. */
+const DEFAULT_ORIGIN = Object.freeze(['<isolated-vm>', 0, 0])
+
+function checkInt32Option(name, value) {
+  if (value != null && !isInt32(value)) throw optionError(TypeError, `\`${name}\` must be a 32-bit number`)
+}
+
 function originOf(options) {
-  const { filename, lineOffset, columnOffset } = options ?? {}
+  if (options == null) return DEFAULT_ORIGIN
+  const { filename, lineOffset, columnOffset } = options
+  // (The common case, nothing given, allocates nothing.)
+  if (filename === undefined && lineOffset === undefined && columnOffset === undefined) return DEFAULT_ORIGIN
   if (filename != null && typeof filename !== 'string') throw optionError(TypeError, '`filename` must be a string')
-  for (const [name, value] of [['lineOffset', lineOffset], ['columnOffset', columnOffset]]) {
-    if (value != null && !isInt32(value)) throw optionError(TypeError, `\`${name}\` must be a 32-bit number`)
-  }
+  checkInt32Option('lineOffset', lineOffset)
+  checkInt32Option('columnOffset', columnOffset)
   return [filename ?? '<isolated-vm>', lineOffset ?? 0, columnOffset ?? 0]
 }
 
