@@ -146,3 +146,38 @@ describe('errors across the boundary', () => {
     isolate.dispose()
   })
 })
+
+describe('stack-trace hooks as instrumented code uses them', () => {
+  it("Error.captureStackTrace gives an object V8's header and frames", () => {
+    const { isolate, context } = setup()
+    const stacks = context.evalSync(
+      `function where(target) { Error.captureStackTrace(target, where); return target.stack.split('\\n').slice(0, 2) }
+      function caller(target) { return where(target) }
+      [caller({}), caller({ name: 'Tag', message: 'here' }), caller(new TypeError('t'))]`,
+      { filename: 'file.js', copy: true },
+    )
+    expect(stacks).toEqual([
+      ['Error', '    at caller (file.js:2:40)'],
+      ['Tag: here', '    at caller (file.js:2:40)'],
+      ['TypeError: t', '    at caller (file.js:2:40)'],
+    ])
+    isolate.dispose()
+  })
+
+  it('Error.prepareStackTrace receives call sites; top-level code has no function name', () => {
+    const { isolate, context } = setup()
+    const sites = context.evalSync(
+      `Error.prepareStackTrace = (error, sites) => sites.map((s) => [s.getFunctionName(), s.getFileName(), s.getLineNumber(), s.getColumnNumber()])
+      function deep() { return new Error('x').stack }
+      const stack = deep()
+      Error.prepareStackTrace = undefined
+      stack`,
+      { filename: 'file.js', copy: true },
+    )
+    expect(sites).toEqual([
+      ['deep', 'file.js', 2, 32],
+      [null, 'file.js', 3, 21],
+    ])
+    isolate.dispose()
+  })
+})

@@ -15,6 +15,7 @@
   const errorToString = proto.toString
   const apply = Reflect.apply
   const defineProperty = Object.defineProperty
+  const startsWith = String.prototype.startsWith
 
   const PRELUDE_FILE = '<isolated-quickjs prelude>'
   const frame = (line) => {
@@ -61,6 +62,28 @@
     set(value) {
       apply(rawSet, this, [value])
     },
+  })
+
+  // Error.captureStackTrace(object): QuickJS leaves the bare frames on `object.stack`; V8 puts
+  // the header first (`Error`, or the object's `name: message`) and writes frames in its shapes,
+  // as for errors.
+  const captureStackTrace = Error.captureStackTrace
+  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor
+  defineProperty(Error, 'captureStackTrace', {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: {
+      captureStackTrace(object, constructorOpt) {
+        const result = apply(captureStackTrace, Error, arguments)
+        const own = object !== null && typeof object === 'object' ? getOwnPropertyDescriptor(object, 'stack') : undefined
+        if (own !== undefined && typeof own.value === 'string' && (own.value === '' || apply(startsWith, own.value, ['    at ']))) {
+          own.value = format(object, own.value)
+          defineProperty(object, 'stack', own)
+        }
+        return result
+      },
+    }.captureStackTrace,
   })
 
   // JSON.parse failures get V8's message (Node 20's V8, as in isolated-vm 5): QuickJS-ng

@@ -64679,7 +64679,8 @@ static void js_new_callsite_data(JSContext *ctx, JSCallSiteData *csd, JSStackFra
     csd->func = js_dup(sf->cur_func);
     /* func_name_str is UTF-8 encoded if needed */
     func_name_str = get_func_name(ctx, sf->cur_func);
-    if (!func_name_str || func_name_str[0] == '\0')
+    /* V8: top-level code has no function name (getFunctionName() is null) */
+    if (!func_name_str || func_name_str[0] == '\0' || !strcmp(func_name_str, "<eval>"))
         csd->func_name = JS_NULL;
     else
         csd->func_name = JS_NewString(ctx, func_name_str);
