@@ -14,6 +14,10 @@ function notSupported(what) {
   return new Error(`${what} is not supported by isolated-quickjs (QuickJS has no equivalent)`)
 }
 
+function modulesNotYet() {
+  return new Error('compileModule is not supported by isolated-quickjs yet: use compileScript')
+}
+
 class Isolate {
   constructor(options) {
     requireOptions(options, 1)
@@ -34,6 +38,28 @@ class Isolate {
 
   dispose() {
     this._native.dispose()
+  }
+
+  // V8 machinery QuickJS has no equivalent for: an explicit error rather than a missing method.
+  createInspectorSession() {
+    throw notSupported('The inspector')
+  }
+
+  startCpuProfiler() {
+    throw notSupported('The CPU profiler')
+  }
+
+  stopCpuProfiler() {
+    return Promise.reject(notSupported('The CPU profiler'))
+  }
+
+  // Not built yet (see the README): an explicit error too.
+  compileModule() {
+    return Promise.reject(modulesNotYet())
+  }
+
+  compileModuleSync() {
+    throw modulesNotYet()
   }
 
   get referenceCount() {
