@@ -188,3 +188,49 @@ describe('JSON.parse errors', () => {
     isolate.dispose()
   })
 })
+
+describe('JSON.stringify errors', () => {
+  it("describe a circular structure as V8 does, and BigInts in V8's words", () => {
+    const { isolate, context } = setup()
+    const cases = [
+      'const o = {}; o.self = o; o',
+      'const o = { a: { b: {} } }; o.a.b.c = o; o',
+      'const o = { a: { b: { c: { d: { e: {} } } } } }; o.a.b.c.d.e.f = o.a; o',
+      'const a = [1, {}]; a[1].back = a; a',
+      'class Foo { constructor() { this.me = this } }; new Foo()',
+      'const o = Object.create(null); o.x = o; o',
+      'const o = { list: [1, 2, { deep: null }] }; o.list[2].deep = o.list; ({ wrap: o })',
+      '({ a: 1n })',
+    ]
+    const messages = context.evalClosureSync(
+      'return $0.map((code) => { try { JSON.stringify((0, eval)(code)); return "ok" } catch (e) { return e.name + ": " + e.message } })',
+      [cases],
+      { arguments: { copy: true }, result: { copy: true } },
+    )
+    const circular = (...lines: string[]) => ['TypeError: Converting circular structure to JSON', ...lines].join('\n')
+    expect(messages).toEqual([
+      circular("    --> starting at object with constructor 'Object'", "    --- property 'self' closes the circle"),
+      circular(
+        "    --> starting at object with constructor 'Object'",
+        "    |     property 'a' -> object with constructor 'Object'",
+        "    |     property 'b' -> object with constructor 'Object'",
+        "    --- property 'c' closes the circle",
+      ),
+      circular(
+        "    --> starting at object with constructor 'Object'",
+        "    |     property 'b' -> object with constructor 'Object'",
+        "    |     property 'c' -> object with constructor 'Object'",
+        '    |     ...',
+        "    |     property 'e' -> object with constructor 'Object'",
+        "    --- property 'f' closes the circle",
+      ),
+      circular("    --> starting at object with constructor 'Array'", "    |     index 1 -> object with constructor 'Object'", "    --- property 'back' closes the circle"),
+      circular("    --> starting at object with constructor 'Foo'", "    --- property 'me' closes the circle"),
+      circular("    --> starting at object with constructor 'Object'", "    --- property 'x' closes the circle"),
+      circular("    --> starting at object with constructor 'Array'", "    |     index 2 -> object with constructor 'Object'", "    --- property 'deep' closes the circle"),
+      'TypeError: Do not know how to serialize a BigInt',
+    ])
+    expect(context.evalSync('JSON.stringify({ a: [1, { b: 2 }] })')).toBe('{"a":[1,{"b":2}]}')
+    isolate.dispose()
+  })
+})

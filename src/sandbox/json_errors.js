@@ -1,8 +1,9 @@
-// JSON.parse's errors in V8's words (Node 20's V8, as in isolated-vm 5): loaded into a context by
-// the prelude at its first JSON.parse failure. It scans the text again to find what V8 names: the
-// first offending position and what was expected there. The builtins come from the prelude,
-// taken before any user code ran.
-(function (apply, stringSlice, charCodeAt) {
+// JSON's errors in V8's words (Node 20's V8, as in isolated-vm 5): loaded into a context by the
+// prelude at its first JSON.parse or JSON.stringify failure. For parse, the text is scanned again
+// for what V8 names (the first offending position and what was expected there); for a circular
+// structure given to stringify, the value is walked again for the cycle V8 describes. The
+// builtins come from the prelude, taken before any user code ran.
+(function (apply, stringSlice, charCodeAt, getOwnPropertyDescriptor, getPrototypeOf, isArray, objectKeys) {
   'use strict'
   const CONTEXT = 10
 
@@ -132,5 +133,61 @@
     if (i < n) return `Unexpected non-whitespace character after JSON at position ${i}`
   }
 
-  return v8JsonMessage
+  // -- JSON.stringify: a circular structure ----------------------------------------------------
+
+  // V8 lists at most two steps of the cycle before `...` and one after.
+  const PREFIX = 2
+  const POSTFIX = 1
+
+  /** The constructor name V8 gives an object in these messages ('Object' when it finds none). */
+  function constructorName(object) {
+    const proto = getPrototypeOf(object)
+    const own = proto === null ? undefined : getOwnPropertyDescriptor(proto, 'constructor')
+    const name = own !== undefined && typeof own.value === 'function' ? getOwnPropertyDescriptor(own.value, 'name') : undefined
+    return name !== undefined && typeof name.value === 'string' && name.value !== '' ? name.value : 'Object'
+  }
+
+  const step = (key) => (typeof key === 'number' ? `index ${key}` : `property '${key}'`)
+
+  /**
+   * V8's message for a value JSON.stringify found circular: the first cycle in the order stringify
+   * walks (own enumerable data properties, array elements), from the object where it starts to
+   * the property that closes it. Accessors are not read again (stringify already ran them).
+   */
+  function v8CircularMessage(root) {
+    const path = []
+    const keys = []
+    const describe = (start, closing) => {
+      const steps = []
+      for (let j = start + 1; j < path.length; j++) steps.push(`    |     ${step(keys[j])} -> object with constructor '${constructorName(path[j])}'`)
+      const shown = steps.length > PREFIX + POSTFIX ? [...steps.slice(0, PREFIX), '    |     ...', ...steps.slice(-POSTFIX)] : steps
+      return [
+        'Converting circular structure to JSON',
+        `    --> starting at object with constructor '${constructorName(path[start])}'`,
+        ...shown,
+        `    --- ${step(closing)} closes the circle`,
+      ].join('\n')
+    }
+    const visit = (value, key) => {
+      if (value === null || typeof value !== 'object') return undefined
+      const at = path.indexOf(value)
+      if (at >= 0) return describe(at, key)
+      path.push(value)
+      keys.push(key)
+      const keysOf = isArray(value) ? null : objectKeys(value)
+      const count = keysOf === null ? value.length : keysOf.length
+      for (let i = 0; i < count; i++) {
+        const k = keysOf === null ? i : keysOf[i]
+        const own = getOwnPropertyDescriptor(value, k)
+        const found = own !== undefined && 'value' in own ? visit(own.value, k) : undefined
+        if (found !== undefined) return found
+      }
+      path.pop()
+      keys.pop()
+      return undefined
+    }
+    return visit(root, undefined)
+  }
+
+  return { parse: v8JsonMessage, circular: v8CircularMessage }
 })

@@ -86,15 +86,18 @@
     }.captureStackTrace,
   })
 
-  // JSON.parse failures get V8's message (Node 20's V8, as in isolated-vm 5): QuickJS-ng
-  // reports the same failures in its own words. The scanner that finds what V8 names
+  // JSON.parse and JSON.stringify failures get V8's message (Node 20's V8, as in isolated-vm 5):
+  // QuickJS-ng reports the same failures in its own words. The scanner that finds what V8 names
   // (json_errors.js) is loaded into a context at its first failure: carried by every context, it
   // cost 20 µs of each one's creation. It gets the builtins it uses from here, taken before any
   // user code ran.
   const jsonParse = JSON.parse
   const stringSlice = String.prototype.slice
   const charCodeAt = String.prototype.charCodeAt
-  let v8JsonMessage
+  const jsonStringify = JSON.stringify
+  let jsonErrors
+  const loadedJsonErrors = () =>
+    (jsonErrors ??= loadJsonErrors()?.(apply, stringSlice, charCodeAt, getOwnPropertyDescriptor, Object.getPrototypeOf, Array.isArray, Object.keys))
 
   defineProperty(JSON, 'parse', {
     configurable: true,
@@ -107,13 +110,36 @@
         } catch (error) {
           if (error instanceof SyntaxError && typeof error.message === 'string') {
             // (An object's text comes from its toString, user code: it is not asked twice.)
-            v8JsonMessage ??= loadJsonErrors()?.(apply, stringSlice, charCodeAt)
-            const message = typeof text === 'object' && text !== null ? undefined : v8JsonMessage?.(`${text}`)
+            const message = typeof text === 'object' && text !== null ? undefined : loadedJsonErrors()?.parse(`${text}`)
             error.message = message ?? error.message.replace(/ \(line \d+ column \d+\)$/, '')
           }
           throw error
         }
       },
     }.parse,
+  })
+
+  defineProperty(JSON, 'stringify', {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: {
+      stringify(value, replacer, space) {
+        try {
+          return apply(jsonStringify, JSON, arguments)
+        } catch (error) {
+          if (error instanceof TypeError && error.message === 'circular reference') {
+            let message
+            try {
+              message = loadedJsonErrors()?.circular(value)
+            } catch {}
+            error.message = message ?? 'Converting circular structure to JSON'
+          } else if (error instanceof TypeError && error.message === 'BigInt are forbidden in JSON.stringify') {
+            error.message = 'Do not know how to serialize a BigInt'
+          }
+          throw error
+        }
+      },
+    }.stringify,
   })
 })
