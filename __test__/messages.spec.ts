@@ -234,3 +234,37 @@ describe('JSON.stringify errors', () => {
     isolate.dispose()
   })
 })
+
+describe('failed property writes in strict code', () => {
+  it("use V8's words", () => {
+    const { isolate, context } = setup()
+    const cases = [
+      `'use strict'; const o = Object.freeze({ a: 1 }); o.a = 2`,
+      `'use strict'; const o = Object.freeze({ a: 1 }); o.b = 2`,
+      `'use strict'; const a = Object.freeze([1]); a[0] = 2`,
+      `'use strict'; const a = Object.freeze([1]); a.push(2)`,
+      `'use strict'; class K {}; const k = Object.freeze(new K()); k.x = 1`,
+      `'use strict'; const o = Object.defineProperty({}, 'r', { value: 1 }); o.r = 2`,
+      `'use strict'; const s = 'str'; s.x = 1`,
+      `'use strict'; const n = 5; n.x = 1`,
+      `const o = Object.freeze({ a: 1 }); o.a = 2; o.a`,
+    ]
+    const messages = context.evalClosureSync(
+      'return $0.map((code) => { try { return String((0, eval)(code)) } catch (e) { return e.name + ": " + e.message } })',
+      [cases],
+      { arguments: { copy: true }, result: { copy: true } },
+    )
+    expect(messages).toEqual([
+      "TypeError: Cannot assign to read only property 'a' of object '#<Object>'",
+      'TypeError: Cannot add property b, object is not extensible',
+      "TypeError: Cannot assign to read only property '0' of object '[object Array]'",
+      'TypeError: Cannot add property 1, object is not extensible',
+      'TypeError: Cannot add property x, object is not extensible',
+      "TypeError: Cannot assign to read only property 'r' of object '#<Object>'",
+      "TypeError: Cannot create property 'x' on string 'str'",
+      "TypeError: Cannot create property 'x' on number '5'",
+      '1', // sloppy code: the write is ignored
+    ])
+    isolate.dispose()
+  })
+})

@@ -11124,6 +11124,88 @@ static void js_free_desc(JSContext *ctx, JSPropertyDescriptor *desc)
    the new property is not added and an error is raised.
    'obj' must be an object when obj != this_obj.
    */
+/* The [[Set]] failures in V8's words. */
+
+/* How V8 names an object in "Cannot assign to read only property": an array as
+   [object Array], else #<Constructor> (its prototype's own `constructor`, read
+   without running any JS; Object when there is none). */
+static void js_v8_object_desc(JSContext *ctx, JSValueConst obj, char *buf, size_t size)
+{
+    JSObject *p;
+    const char *name = NULL;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT) {
+        snprintf(buf, size, "#<Object>");
+        return;
+    }
+    p = JS_VALUE_GET_OBJ(obj);
+    if (p->class_id == JS_CLASS_ARRAY) {
+        snprintf(buf, size, "[object Array]");
+        return;
+    }
+    if (p->shape->proto)
+        name = frame_function_name(ctx, frame_peek_property(p->shape->proto, JS_ATOM_constructor, true));
+    snprintf(buf, size, "#<%s>", name ? name : "Object");
+    if (name)
+        JS_FreeCString(ctx, name);
+}
+
+static int js_throw_read_only_of(JSContext *ctx, int flags, JSAtom prop, JSValueConst obj)
+{
+    char name[ATOM_GET_STR_BUF_SIZE], desc[128];
+
+    if (!((flags & JS_PROP_THROW) ||
+          ((flags & JS_PROP_THROW_STRICT) && is_strict_mode(ctx))))
+        return false;
+    js_v8_object_desc(ctx, obj, desc, sizeof(desc));
+    JS_ThrowTypeError(ctx, "Cannot assign to read only property '%s' of object '%s'",
+                      JS_AtomGetStr(ctx, name, sizeof(name), prop), desc);
+    return -1;
+}
+
+static int js_throw_not_extensible(JSContext *ctx, int flags, JSAtom prop)
+{
+    char name[ATOM_GET_STR_BUF_SIZE];
+
+    return JS_ThrowTypeErrorOrFalse(ctx, flags, "Cannot add property %s, object is not extensible",
+                                    JS_AtomGetStr(ctx, name, sizeof(name), prop));
+}
+
+/* A property set on a primitive in strict code: "Cannot create property 'x' on
+   string 'str'" (strings, numbers and booleans, whose text needs no JS). */
+static int js_throw_set_on_primitive(JSContext *ctx, int flags, JSValueConst this_obj, JSAtom prop)
+{
+    char name[ATOM_GET_STR_BUF_SIZE];
+    const char *type, *text;
+    int ret;
+
+    switch (JS_VALUE_GET_NORM_TAG(this_obj)) {
+    case JS_TAG_STRING:
+    case JS_TAG_STRING_ROPE:
+        type = "string";
+        break;
+    case JS_TAG_INT:
+    case JS_TAG_FLOAT64:
+        type = "number";
+        break;
+    case JS_TAG_BOOL:
+        type = "boolean";
+        break;
+    default:
+        return JS_ThrowTypeErrorOrFalse(ctx, flags, "not an object");
+    }
+    if (!((flags & JS_PROP_THROW) ||
+          ((flags & JS_PROP_THROW_STRICT) && is_strict_mode(ctx))))
+        return false;
+    text = JS_ToCString(ctx, this_obj);
+    if (!text)
+        return -1;
+    ret = JS_ThrowTypeErrorOrFalse(ctx, flags, "Cannot create property '%s' on %s '%s'",
+                                   JS_AtomGetStr(ctx, name, sizeof(name), prop), type, text);
+    JS_FreeCString(ctx, text);
+    return ret;
+}
+
 static int JS_SetPropertyInternal2(JSContext *ctx, JSValueConst obj, JSAtom prop,
                                    JSValue val, JSValueConst this_obj, int flags)
 {
@@ -11312,13 +11394,13 @@ retry:
     }
 
     if (unlikely(!p)) {
-        ret = JS_ThrowTypeErrorOrFalse(ctx, flags, "not an object");
+        ret = js_throw_set_on_primitive(ctx, flags, this_obj, prop);
         goto done;
     }
 
     if (p == JS_VALUE_GET_OBJ(obj)) {
         if (unlikely(!p->extensible)) {
-            ret = JS_ThrowTypeErrorOrFalse(ctx, flags, "object is not extensible");
+            ret = js_throw_not_extensible(ctx, flags, prop);
             goto done;
         }
         if (p->is_exotic) {
@@ -11354,7 +11436,7 @@ retry:
         } else if (!(desc_flags & JS_PROP_WRITABLE) ||
                    p->class_id == JS_CLASS_MODULE_NS) {
         read_only_prop:
-            ret = JS_ThrowTypeErrorReadOnly(ctx, flags, prop);
+            ret = js_throw_read_only_of(ctx, flags, prop, this_obj);
             goto done;
         }
         ret = JS_DefineProperty(ctx, this_obj, prop, val,
@@ -11362,7 +11444,7 @@ retry:
                                 JS_PROP_HAS_VALUE);
     } else {
         if (unlikely(!p->extensible)) {
-            ret = JS_ThrowTypeErrorOrFalse(ctx, flags, "object is not extensible");
+            ret = js_throw_not_extensible(ctx, flags, prop);
             goto done;
         }
     generic_create_prop:
