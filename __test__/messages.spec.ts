@@ -268,3 +268,45 @@ describe('failed property writes in strict code', () => {
     isolate.dispose()
   })
 })
+
+describe('regular expression syntax errors', () => {
+  it("use V8's words: Invalid regular expression: /pattern/flags: reason", () => {
+    const { isolate, context } = setup()
+    const cases: [string, string][] = [
+      ['[', ''], ['(', ''], [')', ''], ['*', ''], ['a**', ''], ['\\', ''], ['[b-a]', ''], ['a{2,1}', ''], ['(?<n>a)(?<n>b)', ''],
+      ['\\k<x>', 'u'], ['(?<1a>x)', ''], ['\\p{Foo}', 'u'], ['a', 'gg'], ['(?', ''], ['[\\d-z]', 'u'], ['\\u{110000}', 'u'],
+      ['x{', 'u'], ['+a', ''], ['a)', ''], ['(a', ''], ['[a', ''], ['\\1', 'u'],
+    ]
+    const messages = context.evalClosureSync(
+      'return $0.map(([p, f]) => { try { new RegExp(p, f); return "ok" } catch (e) { return e.name + ": " + e.message } })',
+      [cases],
+      { arguments: { copy: true }, result: { copy: true } },
+    )
+    const invalid = (source: string, reason: string) => `SyntaxError: Invalid regular expression: ${source}: ${reason}`
+    expect(messages).toEqual([
+      invalid('/[/', 'Unterminated character class'),
+      invalid('/(/', 'Unterminated group'),
+      invalid('/)/', "Unmatched ')'"),
+      invalid('/*/', 'Nothing to repeat'),
+      invalid('/a**/', 'Nothing to repeat'),
+      invalid('/\\/', '\\ at end of pattern'),
+      invalid('/[b-a]/', 'Range out of order in character class'),
+      invalid('/a{2,1}/', 'numbers out of order in {} quantifier'),
+      invalid('/(?<n>a)(?<n>b)/', 'Duplicate capture group name'),
+      invalid('/\\k<x>/u', 'Invalid named capture referenced'),
+      invalid('/(?<1a>x)/', 'Invalid capture group name'),
+      invalid('/\\p{Foo}/u', 'Invalid property name'),
+      "SyntaxError: Invalid flags supplied to RegExp constructor 'gg'",
+      invalid('/(?/', 'Invalid group'),
+      invalid('/[\\d-z]/u', 'Invalid character class'),
+      invalid('/\\u{110000}/u', 'Invalid Unicode escape'),
+      invalid('/x{/u', 'Incomplete quantifier'),
+      invalid('/+a/', 'Nothing to repeat'),
+      invalid('/a)/', "Unmatched ')'"),
+      invalid('/(a/', 'Unterminated group'),
+      invalid('/[a/', 'Unterminated character class'),
+      invalid('/\\1/u', 'Invalid escape'),
+    ])
+    isolate.dispose()
+  })
+})

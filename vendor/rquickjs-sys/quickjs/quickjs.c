@@ -23674,7 +23674,7 @@ static __exception int js_parse_regexp(JSParseState *s)
     for(;;) {
         if (p >= s->buf_end) {
         eof_error:
-            js_parse_error(s, "unexpected end of regexp");
+            js_parse_error(s, "Invalid regular expression: missing /");
             goto fail;
         }
         c = *p++;
@@ -50333,6 +50333,63 @@ static void js_regexp_finalizer(JSRuntime *rt, JSValueConst val)
 }
 
 /* create a string containing the RegExp bytecode */
+/* V8's reason for a pattern libregexp refused (irregexp's wording), from
+   libregexp's message and, where one message covers several of V8's, the
+   pattern itself. NULL: keep libregexp's. */
+static const char *js_v8_regexp_reason(const char *msg, const char *pattern, size_t len)
+{
+    size_t i, backslashes, open_braces = 0, close_braces = 0;
+
+    if (!strcmp(msg, "unexpected end")) {
+        /* a pattern ending in an unpaired backslash, else an unclosed class */
+        for (backslashes = 0; backslashes < len && pattern[len - 1 - backslashes] == '\\'; backslashes++)
+            ;
+        return (backslashes & 1) ? "\\ at end of pattern" : "Unterminated character class";
+    }
+    if (!strcmp(msg, "expecting ')'"))
+        return "Unterminated group";
+    if (!strcmp(msg, "extraneous characters at the end"))
+        return "Unmatched ')'";
+    if (!strcmp(msg, "nothing to repeat"))
+        return "Nothing to repeat";
+    if (!strcmp(msg, "invalid class range")) {
+        /* a class escape (\d, \w, \s, \p...) as the end of a range */
+        for (i = 0; i + 2 < len; i++) {
+            if ((pattern[i] == '\\' && strchr("dDwWsSpP", pattern[i + 1]) && pattern[i + 2] == '-') ||
+                (pattern[i] == '-' && pattern[i + 1] == '\\' && strchr("dDwWsSpP", pattern[i + 2])))
+                return "Invalid character class";
+        }
+        return "Range out of order in character class";
+    }
+    if (!strcmp(msg, "invalid repetition count")) {
+        for (i = 0; i < len; i++) {
+            open_braces += pattern[i] == '{';
+            close_braces += pattern[i] == '}';
+        }
+        return open_braces > close_braces ? "Incomplete quantifier" : "numbers out of order in {} quantifier";
+    }
+    if (!strcmp(msg, "duplicate group name"))
+        return "Duplicate capture group name";
+    if (!strcmp(msg, "group name not defined"))
+        return "Invalid named capture referenced";
+    if (!strcmp(msg, "invalid group name") || !strcmp(msg, "expecting group name"))
+        return "Invalid capture group name";
+    if (!strncmp(msg, "unknown unicode ", 16))
+        return "Invalid property name";
+    if (!strcmp(msg, "invalid group"))
+        return "Invalid group";
+    if (!strcmp(msg, "invalid escape sequence in regular expression")) {
+        for (i = 0; i + 1 < len; i++) {
+            if (pattern[i] == '\\' && (pattern[i + 1] == 'u' || pattern[i + 1] == 'c'))
+                return "Invalid Unicode escape";
+        }
+        return "Invalid escape";
+    }
+    if (!strcmp(msg, "back reference out of range in regular expression"))
+        return "Invalid escape";
+    return NULL;
+}
+
 static JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,
                                  JSValueConst flags)
 {
@@ -50343,6 +50400,8 @@ static JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,
     int re_bytecode_len;
     JSValue ret;
     char error_msg[64];
+    char flags_text[16] = "";
+    const char *reason;
 
     re_flags = 0;
     if (!JS_IsUndefined(flags)) {
@@ -50381,17 +50440,21 @@ static JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,
             }
             if ((re_flags & mask) != 0) {
             bad_flags:
+                /* V8's words */
+                ret = JS_ThrowSyntaxError(ctx, "Invalid flags supplied to RegExp constructor '%.*s'",
+                                          (int)(len < 32 ? len : 32), str);
                 JS_FreeCString(ctx, str);
-                return JS_ThrowSyntaxError(ctx, "invalid regular expression flags");
+                return ret;
             }
             re_flags |= mask;
         }
+        snprintf(flags_text, sizeof(flags_text), "%.*s", (int)len, str);
         JS_FreeCString(ctx, str);
     }
 
     if (re_flags & LRE_FLAG_UNICODE)
         if (re_flags & LRE_FLAG_UNICODE_SETS)
-            return JS_ThrowSyntaxError(ctx, "invalid regular expression flags");
+            return JS_ThrowSyntaxError(ctx, "Invalid flags supplied to RegExp constructor '%s'", flags_text);
 
     /* The v flag implies full Unicode, like u, so the pattern must be
        UTF-8 (not CESU-8) for both. */
@@ -50401,11 +50464,16 @@ static JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,
         return JS_EXCEPTION;
     re_bytecode_buf = lre_compile(&re_bytecode_len, error_msg,
                                   sizeof(error_msg), str, len, re_flags, ctx);
-    JS_FreeCString(ctx, str);
     if (!re_bytecode_buf) {
-        JS_ThrowSyntaxError(ctx, "%s", error_msg);
+        /* V8's words: Invalid regular expression: /pattern/flags: reason */
+        reason = js_v8_regexp_reason(error_msg, str, len);
+        JS_ThrowSyntaxError(ctx, "Invalid regular expression: /%.*s/%s: %s",
+                            (int)(len < 200 ? len : 200), str, flags_text,
+                            reason ? reason : error_msg);
+        JS_FreeCString(ctx, str);
         return JS_EXCEPTION;
     }
+    JS_FreeCString(ctx, str);
 
     ret = js_new_string8_len(ctx, (void *)&re_bytecode_buf,
                              sizeof(re_bytecode_buf));
