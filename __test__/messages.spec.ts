@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import { differs, setup, thrown } from './ivm'
 
+/**
+ * Runs `attempt` (the source of a function of one case) inside the isolate on every case: what it
+ * returns, or the `Name: message` of what it throws.
+ */
+function outcomes(context: { evalClosureSync: (...args: any[]) => any }, attempt: string, cases: unknown[]): string[] {
+  return context.evalClosureSync(
+    `const attempt = ${attempt}; return $0.map((c) => { try { return attempt(c) } catch (e) { return e.name + ": " + e.message } })`,
+    [cases],
+    { arguments: { copy: true }, result: { copy: true } },
+  )
+}
+
 // Error messages as code inside the isolate sees them, pinned to isolated-vm 5.0.4's (V8 11.3)
 // exact texts. QuickJS's own wording is patched to V8's in vendor/rquickjs-sys (see PATCHES.md,
 // "Error messages").
@@ -176,11 +188,7 @@ describe('JSON.parse errors', () => {
 
   it("use V8's words, position and context", () => {
     const { isolate, context } = setup()
-    const messages = context.evalClosureSync(
-      'return $0.map((s) => { try { JSON.parse(s); return "parsed" } catch (e) { return e.name + ": " + e.message } })',
-      [CASES.map(([text]) => text)],
-      { arguments: { copy: true }, result: { copy: true } },
-    )
+    const messages = outcomes(context, '(s) => { JSON.parse(s); return "parsed" }', CASES.map(([text]) => text))
     expect(messages).toEqual(CASES.map(([, message]) => `SyntaxError: ${message}`))
     // Text made from non-strings as JSON.parse makes it; an object's toString is not run twice.
     expect(context.evalSync('let n = 0; try { JSON.parse({ toString() { n++; return "{" } }) } catch (e) {} n')).toBe(1)
@@ -202,11 +210,7 @@ describe('JSON.stringify errors', () => {
       'const o = { list: [1, 2, { deep: null }] }; o.list[2].deep = o.list; ({ wrap: o })',
       '({ a: 1n })',
     ]
-    const messages = context.evalClosureSync(
-      'return $0.map((code) => { try { JSON.stringify((0, eval)(code)); return "ok" } catch (e) { return e.name + ": " + e.message } })',
-      [cases],
-      { arguments: { copy: true }, result: { copy: true } },
-    )
+    const messages = outcomes(context, '(code) => { JSON.stringify((0, eval)(code)); return "ok" }', cases)
     const circular = (...lines: string[]) => ['TypeError: Converting circular structure to JSON', ...lines].join('\n')
     expect(messages).toEqual([
       circular("    --> starting at object with constructor 'Object'", "    --- property 'self' closes the circle"),
@@ -249,11 +253,7 @@ describe('failed property writes in strict code', () => {
       `'use strict'; const n = 5; n.x = 1`,
       `const o = Object.freeze({ a: 1 }); o.a = 2; o.a`,
     ]
-    const messages = context.evalClosureSync(
-      'return $0.map((code) => { try { return String((0, eval)(code)) } catch (e) { return e.name + ": " + e.message } })',
-      [cases],
-      { arguments: { copy: true }, result: { copy: true } },
-    )
+    const messages = outcomes(context, '(code) => String((0, eval)(code))', cases)
     expect(messages).toEqual([
       "TypeError: Cannot assign to read only property 'a' of object '#<Object>'",
       'TypeError: Cannot add property b, object is not extensible',
@@ -277,11 +277,7 @@ describe('regular expression syntax errors', () => {
       ['\\k<x>', 'u'], ['(?<1a>x)', ''], ['\\p{Foo}', 'u'], ['a', 'gg'], ['(?', ''], ['[\\d-z]', 'u'], ['\\u{110000}', 'u'],
       ['x{', 'u'], ['+a', ''], ['a)', ''], ['(a', ''], ['[a', ''], ['\\1', 'u'],
     ]
-    const messages = context.evalClosureSync(
-      'return $0.map(([p, f]) => { try { new RegExp(p, f); return "ok" } catch (e) { return e.name + ": " + e.message } })',
-      [cases],
-      { arguments: { copy: true }, result: { copy: true } },
-    )
+    const messages = outcomes(context, '([p, f]) => { new RegExp(p, f); return "ok" }', cases)
     const invalid = (source: string, reason: string) => `SyntaxError: Invalid regular expression: ${source}: ${reason}`
     expect(messages).toEqual([
       invalid('/[/', 'Unterminated character class'),

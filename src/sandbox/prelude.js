@@ -48,6 +48,11 @@
     return text
   }
 
+  /** Replaces a builtin method with `method`, kept as builtins keep theirs (writable, configurable,
+   *  not enumerable); `method` is a shorthand method, so it has the builtin's name and length. */
+  const replaceMethod = (object, method) =>
+    defineProperty(object, method.name, { configurable: true, writable: true, enumerable: false, value: method })
+
   defineProperty(proto, 'stack', {
     configurable: true,
     enumerable: false,
@@ -69,11 +74,9 @@
   // as for errors.
   const captureStackTrace = Error.captureStackTrace
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor
-  defineProperty(Error, 'captureStackTrace', {
-    configurable: true,
-    writable: true,
-    enumerable: false,
-    value: {
+  replaceMethod(
+    Error,
+    {
       captureStackTrace(object, constructorOpt) {
         const result = apply(captureStackTrace, Error, arguments)
         const own = object !== null && typeof object === 'object' ? getOwnPropertyDescriptor(object, 'stack') : undefined
@@ -84,7 +87,7 @@
         return result
       },
     }.captureStackTrace,
-  })
+  )
 
   // JSON.parse and JSON.stringify failures get V8's message (Node 20's V8, as in isolated-vm 5):
   // QuickJS-ng reports the same failures in its own words. The scanner that finds what V8 names
@@ -99,11 +102,9 @@
   const loadedJsonErrors = () =>
     (jsonErrors ??= loadJsonErrors()?.(apply, stringSlice, charCodeAt, getOwnPropertyDescriptor, Object.getPrototypeOf, Array.isArray, Object.keys))
 
-  defineProperty(JSON, 'parse', {
-    configurable: true,
-    writable: true,
-    enumerable: false,
-    value: {
+  replaceMethod(
+    JSON,
+    {
       parse(text, reviver) {
         try {
           return apply(jsonParse, JSON, arguments)
@@ -117,13 +118,11 @@
         }
       },
     }.parse,
-  })
+  )
 
-  defineProperty(JSON, 'stringify', {
-    configurable: true,
-    writable: true,
-    enumerable: false,
-    value: {
+  replaceMethod(
+    JSON,
+    {
       stringify(value, replacer, space) {
         try {
           return apply(jsonStringify, JSON, arguments)
@@ -141,5 +140,5 @@
         }
       },
     }.stringify,
-  })
+  )
 })
