@@ -160,7 +160,7 @@ impl NativeIsolate {
     /// allocator), and its limit: the real figures behind `getHeapStatistics()`.
     #[napi]
     pub fn heap(&self) -> Vec<f64> {
-        vec![self.inner.limits.allocated() as f64, self.inner.limits.memory_limit as f64]
+        vec![self.inner.limits.allocated() as f64, self.inner.limits.memory_limit() as f64]
     }
 
     /// `cpuTime` and `wallTime` in nanoseconds (as numbers; index.js makes bigints).

@@ -117,12 +117,15 @@ unsafe impl Sync for Isolate {}
 unsafe impl Send for Isolate {}
 
 impl Isolate {
-    /// Creates an isolate whose runtime is built right here, on the calling thread.
+    /// Creates an isolate: a spare runtime when one is ready, else one built right here.
     pub fn new(memory_limit: usize, host: Arc<dyn Host>) -> Result<Arc<Isolate>, String> {
-        let limits = Limits::new(memory_limit);
+        let state = match super::spare::take(memory_limit) {
+            Some(state) => state,
+            None => IsolateState::new(Limits::new(memory_limit))?,
+        };
+        let limits = state.limits.clone();
         let probe_host = host.clone();
         limits.set_probe(Box::new(move || probe_host.is_host_thread() && probe_host.is_ending()));
-        let state = IsolateState::new(limits.clone())?;
         Ok(Arc::new_cyclic(|me| Isolate {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             limits,
@@ -222,8 +225,9 @@ impl Isolate {
     /// Frees the runtime and everything in it; only by the owner at depth zero.
     fn drop_state(&self) {
         // SAFETY: we own the isolate and nothing of the state is borrowed at depth zero.
-        let state = unsafe { (*self.state.get()).take() };
-        drop(state);
+        if let Some(state) = unsafe { (*self.state.get()).take() } {
+            super::spare::discard(state);
+        }
         while let Some(task) = self.pop_task(false) {
             (task.job)(None);
         }
@@ -449,8 +453,7 @@ impl Isolate {
             return Err(Thrown::plain("Isolate is already disposed"));
         }
         self.limits.terminate();
-        // Freed right here when idle. (Freeing on the isolate's own thread instead made the next
-        // isolate's creation 60% slower: both threads then work on the same malloc arena.)
+        // Freed at once when idle (by the spares thread: see `spare::discard`).
         if self.try_own() {
             self.disown();
         }
@@ -557,15 +560,10 @@ impl Isolate {
 
 impl Drop for Isolate {
     fn drop(&mut self) {
-        // Last reference gone: nobody can own it any more, so free the runtime here.
+        // Last reference gone: nobody can own it any more, so its runtime can go.
         self.disposed.store(true, Ordering::Release);
         if let Some(state) = self.state.get_mut().take() {
-            let rt = state.raw_runtime();
-            if !rt.is_null() {
-                // SAFETY: no other thread can reach this isolate now.
-                unsafe { qjs::JS_UpdateStackTop(rt) };
-            }
-            drop(state);
+            super::spare::discard(state);
         }
     }
 }

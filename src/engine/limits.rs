@@ -38,7 +38,9 @@ pub type HostProbe = Box<dyn Fn() -> bool + Send + Sync>;
 const PROBE_EVERY_NS: u64 = 10_000_000;
 
 pub struct Limits {
-    pub memory_limit: usize,
+    /// Bytes QuickJS may hold. Set once, before the isolate is handed out (a spare runtime is
+    /// built unlimited and gets its isolate's limit when taken: see `spare`).
+    memory_limit: AtomicUsize,
     probe: OnceLock<HostProbe>,
     last_probe: AtomicU64,
     allocated: AtomicUsize,
@@ -85,7 +87,7 @@ pub fn now_ns() -> u64 {
 impl Limits {
     pub fn new(memory_limit: usize) -> Arc<Self> {
         Arc::new(Limits {
-            memory_limit,
+            memory_limit: AtomicUsize::new(memory_limit),
             probe: OnceLock::new(),
             last_probe: AtomicU64::new(0),
             allocated: AtomicUsize::new(0),
@@ -94,6 +96,14 @@ impl Limits {
             deadline: AtomicU64::new(u64::MAX),
             last_stop: AtomicU8::new(0),
         })
+    }
+
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit.load(Ordering::Relaxed)
+    }
+
+    pub fn set_memory_limit(&self, bytes: usize) {
+        self.memory_limit.store(bytes, Ordering::Relaxed);
     }
 
     pub fn allocated(&self) -> usize {
@@ -242,11 +252,12 @@ impl CountingAllocator {
     fn admit(&self, size: usize) -> bool {
         let limits = &self.limits;
         let wanted = limits.allocated.load(Ordering::Relaxed).saturating_add(size);
-        if wanted <= limits.memory_limit {
+        let limit = limits.memory_limit();
+        if wanted <= limit {
             return true;
         }
         if limits.out_of_memory.swap(true, Ordering::SeqCst) {
-            return wanted <= limits.memory_limit.saturating_add(OOM_RESERVE);
+            return wanted <= limit.saturating_add(OOM_RESERVE);
         }
         false
     }

@@ -7,6 +7,7 @@ pub mod isolate;
 pub mod limits;
 pub mod realm;
 pub mod sandbox;
+pub mod spare;
 pub mod state;
 pub mod transfer;
 pub mod v8_wire;

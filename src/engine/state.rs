@@ -122,6 +122,9 @@ pub struct IsolateState {
     contexts: RefCell<Table<Context>>,
     /// A context of our own, for when no user context exists (see `any_context`).
     scratch: std::cell::OnceCell<Context>,
+    /// A user context made ahead of time, sandbox classes installed, for the first
+    /// `createContext` (see `spare`).
+    ready: RefCell<Option<Context>>,
     rejections: Arc<Mutex<Rejections>>,
     pub limits: Arc<Limits>,
     /// Known once a context exists (rquickjs exposes the pointer only through contexts).
@@ -142,6 +145,7 @@ impl Drop for IsolateState {
         self.realms.borrow_mut().clear();
         self.compiled.borrow_mut().clear();
         self.contexts.borrow_mut().clear();
+        self.ready.borrow_mut().take();
     }
 }
 
@@ -202,6 +206,7 @@ impl IsolateState {
             scripts: RefCell::default(),
             contexts: RefCell::default(),
             scratch: std::cell::OnceCell::new(),
+            ready: RefCell::new(None),
             rejections,
             limits,
             runtime,
@@ -222,9 +227,13 @@ impl IsolateState {
 
     /// Some context of this runtime to enter, for work that belongs to none in particular
     /// (compiling a script, reaching a held value, which remembers its own context): a user
-    /// context when there is one, else one of our own, made on first need (~30 µs).
+    /// context when there is one, else the one made ahead for the first `createContext` (code
+    /// compiled in it leaves nothing behind), else one of our own, made on first need (~30 µs).
     fn any_context(&self) -> Context {
         if let Some(context) = self.contexts.borrow().any() {
+            return context.clone();
+        }
+        if let Some(context) = self.ready.borrow().as_ref() {
             return context.clone();
         }
         self.scratch
@@ -239,9 +248,33 @@ impl IsolateState {
     // -- contexts ----------------------------------------------------------------------------
 
     pub fn create_context(&self) -> Result<u32, Thrown> {
+        let ready = self.ready.borrow_mut().take();
+        let context = match ready {
+            Some(context) => context,
+            None => self.new_context()?,
+        };
+        Ok(self.contexts.borrow_mut().insert(context))
+    }
+
+    fn new_context(&self) -> Result<Context, Thrown> {
         let context = realm::create(&self.runtime).map_err(|e| Thrown::plain(e.to_string()))?;
         self.note_runtime(&context);
-        Ok(self.contexts.borrow_mut().insert(context))
+        Ok(context)
+    }
+
+    /// Whether the first `createContext` will get a context made ahead (a spare runtime's).
+    pub fn has_ready_context(&self) -> bool {
+        self.ready.borrow().is_some()
+    }
+
+    /// Makes the context the first `createContext` will get, with the sandbox classes in it
+    /// (nearly every context of an agent run sees a Reference): on a spare runtime, off the
+    /// caller's path.
+    pub fn prepare_context(&self) -> Result<(), Thrown> {
+        let context = self.new_context()?;
+        enter(&context, |ctx| self.prototypes(&ctx).map(drop))?;
+        *self.ready.borrow_mut() = Some(context);
+        Ok(())
     }
 
     pub fn release_context(&self, id: u32) {

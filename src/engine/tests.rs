@@ -227,3 +227,33 @@ fn dispose_stops_an_infinite_loop_on_the_isolate_thread() {
     assert_eq!(err.message(), text::DISPOSED_DURING);
     assert_eq!(isolate.run_sync(|_| Ok(())).unwrap_err().message(), text::DISPOSED_SYNC);
 }
+
+#[test]
+fn spare_runtimes_are_fresh_and_take_the_isolates_limit() {
+    // Spares are built in the background once isolates are being made: wait for one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let isolate = loop {
+        let candidate = isolate(8);
+        if candidate.run_sync(|iso| Ok(iso.state().has_ready_context())).unwrap() {
+            break candidate;
+        }
+        candidate.dispose().unwrap();
+        assert!(std::time::Instant::now() < deadline, "no spare runtime was built");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert_eq!(isolate.limits.memory_limit(), 8 << 20);
+    let made_ahead = isolate.run_sync(|iso| iso.state().create_context()).unwrap();
+    let made_now = isolate.run_sync(|iso| iso.state().create_context()).unwrap();
+    let copy = || RunOptions { mode: Mode::Copy, ..Default::default() };
+    // The context made ahead has what a context made now has, and nothing of the other's.
+    let globals = "Object.getOwnPropertyNames(globalThis).sort().join()";
+    let ahead = eval(&isolate, made_ahead, globals, copy()).unwrap();
+    let now = eval(&isolate, made_now, globals, copy()).unwrap();
+    assert!(matches!((&ahead, &now), (Transfer::String(a), Transfer::String(b)) if a == b && a.contains("console")));
+    eval(&isolate, made_ahead, "globalThis.mark = 1", RunOptions::default()).unwrap();
+    assert!(matches!(eval(&isolate, made_now, "typeof mark", copy()).unwrap(), Transfer::String(s) if s == "undefined"));
+    // The isolate's own limit holds.
+    let err = eval(&isolate, made_ahead, "const a = []; for (;;) a.push(new Array(1000).fill(a.length))", RunOptions::default()).unwrap_err();
+    assert_eq!(err.message(), text::MEMORY_LIMIT);
+    assert!(isolate.is_disposed());
+}
