@@ -62,6 +62,26 @@ describe('structured clone', () => {
     isolate.dispose()
   })
 
+  it('runs each getter once, small values and large alike', () => {
+    const { isolate, context } = setup()
+    for (const size of [1, 100]) {
+      let calls = 0
+      const value: any = { list: Array.from({ length: size }, (_, i) => i) }
+      Object.defineProperty(value, 'lazy', { enumerable: true, get: () => ++calls })
+      const items: any[] = [0, 1]
+      Object.defineProperty(items, 1, { enumerable: true, get: () => ++calls * 10 })
+      value.items = items
+      context.global.setSync('v', value, { copy: true })
+      expect(calls).toBe(2)
+      expect(context.evalSync('JSON.stringify([v.lazy, v.items, v.list.length])')).toBe(JSON.stringify([1, [0, 20], size]))
+      const copy = new ivm.ExternalCopy(value)
+      expect(calls).toBe(4)
+      expect(copy.copy()).toEqual({ list: value.list, lazy: 3, items: [0, 40] })
+      copy.release()
+    }
+    isolate.dispose()
+  })
+
   it('names what cannot be cloned, with isolated-vm texts', () => {
     const { isolate, context } = setup()
     const cases: [string, string][] = [

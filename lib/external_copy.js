@@ -3,25 +3,25 @@
 const { hide } = require('./internal')
 const native = require('./binding')
 const { requireArgs, requireOptions } = require('./runner')
-const { kWire } = require('./transfer')
-
+const { kWire, cloneBytes } = require('./transfer')
 
 class ExternalCopy {
-  constructor(...args) {
-    requireArgs(args, 1)
-    const [value, options] = args
-    requireOptions(options, 2)
+  constructor(value, options) {
+    if (arguments.length < 1) requireArgs(arguments, 1)
+    if (options !== undefined) requireOptions(options, 2)
     const transferList = options?.transferList
     if (transferList !== undefined && !Array.isArray(transferList)) {
       throw new TypeError('`transferList` must be an array')
     }
-    hide(this, kWire, native.wireExternalCopy(value))
+    hide(this, kWire, native.wireExternalCopyOf(cloneBytes(value)))
     this._track()
     // Transferred buffers are detached from the sender, as V8's transfer does.
-    const detach = [...(transferList ?? []), ...(options?.transferOut && value instanceof ArrayBuffer ? [value] : [])]
-    for (const buffer of detach) {
-      if (!(buffer instanceof ArrayBuffer)) throw new TypeError('`transferList` may only contain ArrayBuffers')
-      structuredClone(buffer, { transfer: [buffer] })
+    if (transferList !== undefined || options?.transferOut) {
+      const detach = [...(transferList ?? []), ...(options.transferOut && value instanceof ArrayBuffer ? [value] : [])]
+      for (const buffer of detach) {
+        if (!(buffer instanceof ArrayBuffer)) throw new TypeError('`transferList` may only contain ArrayBuffers')
+        structuredClone(buffer, { transfer: [buffer] })
+      }
     }
   }
 

@@ -13,9 +13,8 @@ const kHost = Symbol('isolated-quickjs.hostValue')
 const NO_HOST_VALUE = Symbol('none')
 
 class Reference {
-  constructor(...args) {
-    if (args.length < 1) throw new TypeError('`Reference` requires at least 1 parameter')
-    const [value, options] = args
+  constructor(value, options) {
+    if (arguments.length < 1) throw new TypeError('`Reference` requires at least 1 parameter')
     requireOptions(options, 2)
     hide(this, kHost, value)
     hide(this, '_inherit', !!options?.unsafeInherit)

@@ -17,7 +17,15 @@ const jsCodec = require('./v8_format')
 const writer = process.env.ISOLATED_QUICKJS_JS_CODEC === '1' || !speaksV8Format(v8) ? jsCodec : v8
 // A Buffer copied in comes out as a Uint8Array, as from isolated-vm (V8 knows no Buffer).
 const READ_OPTIONS = { buffersAsUint8Array: true }
-const codec = { serialize: (value) => writer.serialize(value), deserialize: (bytes) => jsCodec.deserialize(bytes, READ_OPTIONS) }
+// Small values (a tool's result) are written by the JavaScript writer too: `v8.serialize` has a
+// fixed cost of ~1.5 µs, the JavaScript writer a higher cost per object, so it takes values of
+// up to SMALL_VALUE_PARTS properties, elements and entries (`isSmall` finds that out without
+// running a getter; either writer then runs once).
+const SMALL_VALUE_PARTS = 32
+const codec = {
+  serialize: (value) => (writer === jsCodec || jsCodec.isSmall(value, SMALL_VALUE_PARTS) ? jsCodec : writer).serialize(value),
+  deserialize: (bytes) => jsCodec.deserialize(bytes, READ_OPTIONS),
+}
 
 function speaksV8Format(module) {
   try {
@@ -111,7 +119,7 @@ function encode(value, options) {
   if (mode === 1) return isPrimitive(value) ? value : native.wireCopy(value[kWire] ?? value)
   if (mode === 2) {
     const { ExternalCopy } = lazyClasses()
-    return value instanceof ExternalCopy ? value[kWire] : native.wireExternalCopy(value)
+    return value instanceof ExternalCopy ? value[kWire] : native.wireExternalCopyOf(cloneBytes(value))
   }
   if (mode === 3) return native.wireHostReference(value)
   if (isPrimitive(value)) {
@@ -124,20 +132,23 @@ function encode(value, options) {
   throw new TypeError('A non-transferable value was passed')
 }
 
+/** The structured clone of `value` as V8-format bytes, failing as isolated-vm fails. */
+function cloneBytes(value) {
+  // isolated-vm checks the top-level value before cloning it.
+  if (typeof value === 'symbol') throw new TypeError('Unsupported type')
+  try {
+    return codec.serialize(value)
+  } catch (error) {
+    // isolated-vm reports clone failures as TypeErrors with V8's text; Node throws them as
+    // plain Errors (DataCloneError on newer versions).
+    if (error instanceof Error && /could not be cloned\.$/.test(error.message)) throw new TypeError(error.message)
+    throw error
+  }
+}
+
 /** Conversion helpers called by the native layer (`native.init`). */
 const helpers = {
-  serialize(value) {
-    // isolated-vm checks the top-level value before cloning it.
-    if (typeof value === 'symbol') throw new TypeError('Unsupported type')
-    try {
-      return codec.serialize(value)
-    } catch (error) {
-      // isolated-vm reports clone failures as TypeErrors with V8's text; Node throws them as
-      // plain Errors (DataCloneError on newer versions).
-      if (error instanceof Error && /could not be cloned\.$/.test(error.message)) throw new TypeError(error.message)
-      throw error
-    }
-  },
+  serialize: cloneBytes,
   serializeAlways(value) {
     return codec.serialize(value)
   },
@@ -203,4 +214,4 @@ const helpers = {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize }
+module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize, cloneBytes }

@@ -21,7 +21,8 @@
 // there, an equivalent pattern); an array's extra properties cost an Object.keys per array.
 //
 // serialize(value) -> Buffer (a Uint8Array where there is no Buffer); deserialize(bytes) -> value,
-// bytes a Buffer, Uint8Array or ArrayBuffer; values read never share memory with the input.
+// bytes a Buffer, Uint8Array or ArrayBuffer; values read never share memory with the input;
+// isSmall(value, budget) -> whether a value is small enough for this writer to beat Node's.
 
 const VERSION = 15
 /** Deepest nesting of objects accepted either way, as in the native codec. */
@@ -776,9 +777,10 @@ class Writer {
 
   array(a) {
     const length = a.length
+    // (Own-property checks only: an element is read once, when it is written, as V8 reads it.)
     let dense = true
     for (let i = 0; i < length; i++) {
-      if (a[i] === undefined && !hasOwnProperty.call(a, i)) {
+      if (!hasOwnProperty.call(a, i)) {
         dense = false
         break
       }
@@ -910,6 +912,46 @@ function regExpFlagBits(flags) {
   let bits = 0
   for (let i = 0; i < flags.length; i++) bits |= REGEXP_FLAG_BITS[flags[i]] ?? 0
   return bits
+}
+
+/**
+ * Whether `value` holds at most `budget` properties, elements and entries in all, found without
+ * running any user code (descriptors only: getters are not followed, proxies count as large).
+ * A writer with a high fixed cost (`v8.serialize`) loses to this one on such values.
+ */
+function isSmall(value, budget) {
+  let left = budget
+  const pending = [value]
+  while (pending.length > 0) {
+    const v = pending.pop()
+    if (v === null || typeof v !== 'object') continue
+    if (isProxy(v)) return false
+    if (ArrayBuffer.isView(v)) {
+      left -= 1 // (bytes are copied as a block either way; not indexes to enumerate)
+      continue
+    }
+    if (isArray(v)) {
+      const length = v.length
+      if ((left -= length) < 0) return false
+      for (let i = 0; i < length; i++) {
+        const desc = getOwnPropertyDescriptor(v, i)
+        if (desc !== undefined) pending.push(desc.value)
+      }
+      continue
+    }
+    const keys = objectKeys(v)
+    if (keys.length === 0 && (isMap(v) || isSet(v))) {
+      // (entries are not followed: a few small ones are cheap for either writer)
+      if ((left -= v.size) < 0) return false
+      continue
+    }
+    if ((left -= keys.length) < 0) return false
+    for (let i = 0; i < keys.length; i++) {
+      const desc = getOwnPropertyDescriptor(v, keys[i])
+      if (desc !== undefined) pending.push(desc.value)
+    }
+  }
+  return true
 }
 
 /** The V8 serialization (version 15) of `value`, as a Buffer (Uint8Array without Buffer). */
@@ -1522,4 +1564,4 @@ function deserialize(bytes, options) {
   return value
 }
 
-module.exports = { serialize, deserialize, MAX_DEPTH, VERSION }
+module.exports = { serialize, isSmall, deserialize, MAX_DEPTH, VERSION }

@@ -130,12 +130,19 @@ pub fn host_ref(env: sys::napi_env, value: sys::napi_value) -> napi::Result<std:
 }
 
 fn serialized(env: sys::napi_env, value: sys::napi_value, helper_name: &std::ffi::CStr) -> napi::Result<Vec<u8>> {
-    let buffer = helper(env, helper_name, &[value])?;
+    buffer_bytes(env, helper(env, helper_name, &[value])?)
+}
+
+/// A copy of the bytes of a Buffer (V8-format bytes from the serializer).
+pub fn buffer_bytes(env: sys::napi_env, buffer: sys::napi_value) -> napi::Result<Vec<u8>> {
     let mut data = ptr::null_mut();
     let mut len = 0usize;
-    // SAFETY: `buffer` is a Buffer returned by the serializer; its bytes are copied out.
+    // SAFETY: `buffer` is checked to be a Buffer by Node-API; its bytes are copied out.
     unsafe {
         napi_ok(env, sys::napi_get_buffer_info(env, buffer, &mut data, &mut len))?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
         Ok(std::slice::from_raw_parts(data as *const u8, len).to_vec())
     }
 }

@@ -199,10 +199,12 @@ pub fn wire_copy(env: Env, value: Raw) -> napi::Result<Wire> {
     Ok(Wire::new(from_js_copy(env.raw(), value.0)?))
 }
 
-/// An ExternalCopy's payload: a structured clone held outside every heap.
+/// An ExternalCopy's payload: a structured clone held outside every heap, from the V8-format
+/// bytes the caller serialized (lib/transfer.js `cloneBytes`).
 #[napi]
-pub fn wire_external_copy(env: Env, value: Raw) -> napi::Result<Wire> {
-    Ok(Wire::new(super::convert::external_copy(env.raw(), value.0)?))
+pub fn wire_external_copy_of(env: Env, bytes: Raw) -> napi::Result<Wire> {
+    let bytes = super::convert::buffer_bytes(env.raw(), bytes.0)?;
+    Ok(Wire::new(Transfer::ExternalCopy(crate::engine::transfer::SharedBytes::external(bytes))))
 }
 
 /// A Reference to a host value.
