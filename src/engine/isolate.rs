@@ -23,13 +23,15 @@ use super::host::{CallMode, Host, HostCall, HostRequest};
 use super::limits::{now_ns, Limits};
 use super::state::IsolateState;
 use super::transfer::{self, RefHandle, Transfer};
-use super::wait::{wait_spinning, wait_until, Slot};
+use super::wait::{spin_for, wait_spinning, wait_until, Slot};
 use super::worker;
 
 type Job = Box<dyn FnOnce(Option<&Arc<Isolate>>) + Send>;
 
 /// How long an isolate's own thread spins for more work before it parks.
 const WORKER_IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+/// How long a caller waits for an owner that is letting go (see `own_soon`).
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_micros(20);
 
 struct Task {
     /// Synchronous tasks may run inside a nested wait; asynchronous ones only in order, at the
@@ -107,6 +109,9 @@ pub struct Isolate {
     /// the isolate's own thread (0 elsewhere).
     entered_wall: AtomicU64,
     entered_cpu: AtomicU64,
+    /// Set by the owner after its last queued task, while it finishes up before letting go:
+    /// a caller that finds it so waits a moment for it instead of handing its work over.
+    releasing: AtomicBool,
     disposed: AtomicBool,
 }
 
@@ -144,6 +149,7 @@ impl Isolate {
             wall_ns: AtomicU64::new(0),
             entered_wall: AtomicU64::new(0),
             entered_cpu: AtomicU64::new(0),
+            releasing: AtomicBool::new(false),
             disposed: AtomicBool::new(false),
         }))
     }
@@ -201,6 +207,15 @@ impl Isolate {
         false
     }
 
+    /// `try_own`, or, when the owner is finishing up its last task (it has answered; it lets go
+    /// within a microsecond or two), a short wait for it: cheaper than handing the work over.
+    fn own_soon(&self) -> bool {
+        if self.try_own() {
+            return true;
+        }
+        self.releasing.load(Ordering::Acquire) && spin_for(RELEASE_WAIT, || self.try_own(), || false)
+    }
+
     fn disown(&self) {
         if self.depth.fetch_sub(1, Ordering::Relaxed) != 1 {
             return;
@@ -216,6 +231,7 @@ impl Isolate {
         if self.is_disposed() {
             self.drop_state();
         }
+        self.releasing.store(false, Ordering::Relaxed);
         self.owner.store(0, Ordering::Release);
         if self.queued.load(Ordering::Acquire) > 0 {
             self.wake_worker();
@@ -301,7 +317,7 @@ impl Isolate {
         if self.is_disposed() {
             return Err(Thrown::plain(text::DISPOSED_SYNC));
         }
-        if self.try_own() {
+        if self.own_soon() {
             let result = self.execute(true, job);
             self.disown();
             return result;
@@ -325,7 +341,7 @@ impl Isolate {
     /// that runs no user code (so it is short, and cannot hang the caller): a hand-off would
     /// cost more than the work. Gives the job back otherwise.
     pub fn run_if_idle<R, J: FnOnce(&Arc<Isolate>) -> Result<R, Thrown>>(self: &Arc<Self>, job: J) -> Result<Result<R, Thrown>, J> {
-        if self.is_disposed() || self.queued.load(Ordering::Acquire) > 0 || !self.try_own() {
+        if self.is_disposed() || self.queued.load(Ordering::Acquire) > 0 || !self.own_soon() {
             return Err(job);
         }
         if self.depth.load(Ordering::Relaxed) > 1 || self.queued.load(Ordering::Acquire) > 0 {
@@ -356,7 +372,14 @@ impl Isolate {
         done: impl FnOnce(Result<R, Thrown>) + Send + 'static,
     ) {
         self.run_async(move |isolate| match isolate {
-            Some(isolate) => done(isolate.execute(false, job)),
+            Some(isolate) => {
+                let result = isolate.execute(false, job);
+                // The owner's last task (outermost, nothing queued): it lets go right after this.
+                if isolate.depth.load(Ordering::Relaxed) == 1 && isolate.queued.load(Ordering::Acquire) == 0 {
+                    isolate.releasing.store(true, Ordering::Release);
+                }
+                done(result)
+            }
             None => done(Err(Thrown::plain(text::DISPOSED_DURING))),
         });
     }
@@ -430,6 +453,7 @@ impl Isolate {
             }
             wait_until(|| self.try_own(), || false);
             while let Some(task) = self.pop_task(false) {
+                self.releasing.store(false, Ordering::Relaxed);
                 self.run_task(task);
             }
             self.disown();
