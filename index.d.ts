@@ -410,7 +410,7 @@ declare namespace ivm {
 		/** The specifiers of the module's static imports, in source order. */
 		readonly dependencySpecifiers: string[]
 
-		/** A `Reference` to the module namespace object (its exports), once instantiated. */
+		/** A `Reference` to the module namespace object (its exports), once `evaluate()` was called. */
 		readonly namespace: Reference<any>
 
 		/** Cached compilation data, when compiled with `produceCachedData: true`. */
@@ -429,8 +429,8 @@ declare namespace ivm {
 		instantiateSync(context: Context, resolve: (specifier: string, referrer: Module) => Module): void
 
 		/**
-		 * Runs the module body (top-level await included). It runs once: later calls give the
-		 * first call's result or error again.
+		 * Runs the module body (top-level await included), after `instantiate()`. It runs
+		 * once; its result is `undefined`, and so is every later call's, as in isolated-vm.
 		 */
 		evaluate(options?: ScriptRunOptions): Promise<Transferable>
 		/** Synchronous `evaluate()`. */

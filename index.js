@@ -11,12 +11,7 @@ const { Script } = require('./lib/script')
 const { Reference } = require('./lib/reference')
 const { ExternalCopy } = require('./lib/external_copy')
 const { Callback } = require('./lib/callback')
-
-class Module {
-  constructor() {
-    throw new TypeError('Modules are created with isolate.compileModule()')
-  }
-}
+const { Module } = require('./lib/module')
 
 class NativeModule {
   constructor() {

@@ -139,13 +139,11 @@ describe('Isolate', () => {
 
   // Difference (README): V8 machinery, and modules (not built yet), give an explicit error, not
   // a missing method.
-  it.runIf(onQuickJS)('throws clear errors for the inspector session, the CPU profiler and modules', async () => {
+  it.runIf(onQuickJS)('throws clear errors for the inspector session and the CPU profiler', async () => {
     const isolate = new ivm.Isolate()
     expect(thrown(() => isolate.createInspectorSession()).message).toBe('The inspector is not supported by isolated-quickjs (QuickJS has no equivalent)')
     expect(thrown(() => isolate.startCpuProfiler('p')).message).toBe('The CPU profiler is not supported by isolated-quickjs (QuickJS has no equivalent)')
     await expect(isolate.stopCpuProfiler('p')).rejects.toThrow('The CPU profiler is not supported')
-    expect(thrown(() => isolate.compileModuleSync('export default 1')).message).toBe('compileModule is not supported by isolated-quickjs yet: use compileScript')
-    await expect(isolate.compileModule('export default 1')).rejects.toThrow('compileModule is not supported by isolated-quickjs yet')
     isolate.dispose()
   })
 })

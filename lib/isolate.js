@@ -7,15 +7,12 @@ const { Context } = require('./context')
 const { Script } = require('./script')
 const { originOf, optionError } = require('./transfer')
 const { ExternalCopy } = require('./external_copy')
+const { Module, kCompiled, checkModuleOptions } = require('./module')
 
 const MB = 1024 * 1024
 
 function notSupported(what) {
   return new Error(`${what} is not supported by isolated-quickjs (QuickJS has no equivalent)`)
-}
-
-function modulesNotYet() {
-  return new Error('compileModule is not supported by isolated-quickjs yet: use compileScript')
 }
 
 class Isolate {
@@ -51,15 +48,6 @@ class Isolate {
 
   stopCpuProfiler() {
     return Promise.reject(notSupported('The CPU profiler'))
-  }
-
-  // Not built yet (see the README): an explicit error too.
-  compileModule() {
-    return Promise.reject(modulesNotYet())
-  }
-
-  compileModuleSync() {
-    throw modulesNotYet()
   }
 
   get referenceCount() {
@@ -152,6 +140,24 @@ defineSpellings(
     const id = this._native.compileScript(mode, code, filename, lineOffset, columnOffset, produce)
     if (mode === 1 && id instanceof Promise) return id.then(made)
     return made(id)
+  },
+  { ignored: false },
+)
+
+defineSpellings(
+  Isolate,
+  'compileModule',
+  function (mode, ...args) {
+    requireArgs(args, 1)
+    const [code, options] = args
+    requireString(code, 1)
+    requireOptions(options, 2)
+    checkModuleOptions(options)
+    const [filename, lineOffset, columnOffset] = originOf(options)
+    const compiled = this._native.compileModule(mode, code, filename, lineOffset, columnOffset)
+    const made = (compiled) => new Module(kCompiled, this, compiled)
+    if (mode === 1 && compiled instanceof Promise) return compiled.then(made)
+    return made(compiled)
   },
   { ignored: false },
 )

@@ -97,6 +97,52 @@ impl NativeIsolate {
         self.inner.run_async_with(move |iso| Ok(iso.state().release_script(script)), |_: Result<(), Thrown>| {});
     }
 
+    /// `compileModule`: the module's id and its dependency specifiers, as one string (see
+    /// lib/module.js `readCompiled`): `id` then, for each specifier, `;length;specifier`.
+    #[napi]
+    pub fn compile_module(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32) -> napi::Result<Raw> {
+        let inline = code.len() <= INLINE_COMPILE_MAX;
+        let source = source(code, filename, line_offset, column_offset);
+        let job: Job = Box::new(move |iso| {
+            let (id, specifiers) = iso.state().compile_module(&source)?;
+            let mut compiled = id.to_string();
+            for specifier in specifiers {
+                compiled.push_str(&format!(";{};{}", specifier.encode_utf16().count(), specifier));
+            }
+            Ok(Transfer::String(compiled))
+        });
+        if inline {
+            run_no_user_code(env.raw(), &self.inner, mode, job)
+        } else {
+            run(env.raw(), &self.inner, mode, job)
+        }
+    }
+
+    /// `instantiate`: the module's imports bound as the host resolved them, one link per
+    /// (referrers[i], specifiers[i]) → targets[i]. Runs no user code.
+    #[napi]
+    pub fn instantiate_module(&self, env: Env, mode: u32, module: u32, context: u32, referrers: Vec<u32>, specifiers: Vec<String>, targets: Vec<u32>) -> napi::Result<Raw> {
+        let links: Vec<(u32, String, u32)> = referrers.into_iter().zip(specifiers).zip(targets).map(|((r, s), t)| (r, s, t)).collect();
+        run_no_user_code(env.raw(), &self.inner, mode, Box::new(move |iso| iso.state().instantiate_module(context, module, &links).map(|_| Transfer::Undefined)))
+    }
+
+    #[napi]
+    pub fn evaluate_module(&self, env: Env, mode: u32, module: u32, timeout: f64) -> napi::Result<Raw> {
+        let options = run_options(timeout, 0, false);
+        run(env.raw(), &self.inner, mode, Box::new(move |iso| iso.state().evaluate_module(iso, module, &options)))
+    }
+
+    /// `module.namespace`: a Reference to its namespace object.
+    #[napi]
+    pub fn module_namespace(&self, env: Env, module: u32) -> napi::Result<Raw> {
+        run(env.raw(), &self.inner, super::runner::SYNC, Box::new(move |iso| iso.state().module_namespace(iso, module)))
+    }
+
+    #[napi]
+    pub fn release_module(&self, module: u32) {
+        self.inner.run_async_with(move |iso| Ok(iso.state().release_module(module)), |_: Result<(), Thrown>| {});
+    }
+
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn run_script(&self, env: Env, mode: u32, script: u32, context: u32, timeout: f64, transfer: u32, promise: bool) -> napi::Result<Raw> {

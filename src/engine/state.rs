@@ -19,6 +19,8 @@ use super::limits::{CountingAllocator, Limits, Stop, MAX_STACK};
 use super::realm::{self, enter};
 use super::transfer::{self, Fallback, Mode, Transfer};
 
+mod modules;
+
 type Held = Persistent<Value<'static>>;
 
 /// Promises rejected with no handler yet, with their reasons.
@@ -56,6 +58,14 @@ impl<T> Table<T> {
 
     pub fn get(&self, id: u32) -> Option<&T> {
         self.slots.get(id as usize).and_then(|s| s.as_ref())
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        self.slots.get_mut(id as usize).and_then(|s| s.as_mut())
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().flatten()
     }
 
     pub fn remove(&mut self, id: u32) -> Option<T> {
@@ -125,6 +135,10 @@ pub struct IsolateState {
     /// A user context made ahead of time, sandbox classes installed, for the first
     /// `createContext` (see `spare`).
     ready: RefCell<Option<Context>>,
+    /// Modules compiled by `compileModule` (see `modules`), and the context they are compiled
+    /// in, with how many it took.
+    modules: RefCell<Table<modules::ModuleRecord>>,
+    module_compiler: RefCell<Option<(Context, u32)>>,
     rejections: Arc<Mutex<Rejections>>,
     pub limits: Arc<Limits>,
     /// Known once a context exists (rquickjs exposes the pointer only through contexts).
@@ -146,6 +160,8 @@ impl Drop for IsolateState {
         self.compiled.borrow_mut().clear();
         self.contexts.borrow_mut().clear();
         self.ready.borrow_mut().take();
+        self.modules.borrow_mut().clear();
+        self.module_compiler.borrow_mut().take();
     }
 }
 
@@ -167,9 +183,15 @@ fn write_bytecode(ctx: &Ctx<'_>, function: &Value<'_>) -> Result<Arc<[u8]>, Thro
 
 /// The function object back from `write_bytecode`'s output.
 fn read_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Value<'js>, Thrown> {
+    read_bytecode_with(ctx, bytecode, 0)
+}
+
+/// `read_bytecode` with more `JS_READ_OBJ_*` flags.
+fn read_bytecode_with<'js>(ctx: &Ctx<'js>, bytecode: &[u8], flags: u32) -> Result<Value<'js>, Thrown> {
     // SAFETY: all bytecode read here was written by this process from a successful compile
     // (never taken from outside), so reading it back is sound.
-    let raw = unsafe { qjs::JS_ReadObject(ctx.as_raw().as_ptr(), bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32) };
+    let flags = (qjs::JS_READ_OBJ_BYTECODE | flags) as i32;
+    let raw = unsafe { qjs::JS_ReadObject(ctx.as_raw().as_ptr(), bytecode.as_ptr(), bytecode.len() as _, flags) };
     if unsafe { qjs::JS_VALUE_GET_TAG(raw) } == qjs::JS_TAG_EXCEPTION {
         return Err(js_error(ctx));
     }
@@ -207,6 +229,8 @@ impl IsolateState {
             contexts: RefCell::default(),
             scratch: std::cell::OnceCell::new(),
             ready: RefCell::new(None),
+            modules: RefCell::default(),
+            module_compiler: RefCell::new(None),
             rejections,
             limits,
             runtime,
@@ -221,7 +245,9 @@ impl IsolateState {
     /// Records the runtime pointer from the first context.
     fn note_runtime(&self, context: &Context) {
         if self.raw_runtime.get().is_null() {
-            self.raw_runtime.set(context.get_runtime_ptr());
+            let rt = context.get_runtime_ptr();
+            self.raw_runtime.set(rt);
+            modules::refuse_dynamic_import(rt);
         }
     }
 
@@ -280,6 +306,7 @@ impl IsolateState {
     pub fn release_context(&self, id: u32) {
         let removed = self.contexts.borrow_mut().remove(id);
         if let Some(context) = removed {
+            self.forget_modules_of(id);
             self.compiled.borrow_mut().retain(|(c, _), _| *c != id);
             self.realms.borrow_mut().remove(&(context.as_raw().as_ptr() as usize));
         }
@@ -529,6 +556,11 @@ impl IsolateState {
 
     /// Compiles `source` in `ctx` to a function object (QuickJS bytecode), without running it.
     fn compile<'js>(&self, ctx: &Ctx<'js>, source: &Source) -> Result<Value<'js>, Thrown> {
+        self.compile_as(ctx, source, qjs::JS_EVAL_TYPE_GLOBAL)
+    }
+
+    /// `compile`, as a script (`JS_EVAL_TYPE_GLOBAL`) or a module (`JS_EVAL_TYPE_MODULE`).
+    fn compile_as<'js>(&self, ctx: &Ctx<'js>, source: &Source, kind: u32) -> Result<Value<'js>, Thrown> {
         // V8 applies a column offset to the first line only; leading spaces do the same.
         let mut code = String::with_capacity(source.code.len() + source.column_offset.max(0) as usize);
         for _ in 0..source.column_offset.max(0) {
@@ -538,7 +570,7 @@ impl IsolateState {
         let filename = std::ffi::CString::new(source.filename.replace('\0', "")).unwrap_or_default();
         let options = qjs::JSEvalOptions {
             version: qjs::JS_EVAL_OPTIONS_VERSION as i32,
-            eval_flags: (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
+            eval_flags: (kind | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
             filename: filename.as_ptr(),
             line_num: 1 + source.line_offset,
         };

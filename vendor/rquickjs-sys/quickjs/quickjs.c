@@ -32481,9 +32481,13 @@ static int js_resolve_module(JSContext *ctx, JSModuleDef *m)
     /* resolve each requested module */
     for(i = 0; i < m->req_module_entries_count; i++) {
         JSReqModuleEntry *rme = &m->req_module_entries[i];
-        m1 = js_host_resolve_imported_module_atom(ctx, m->module_name,
-                                                  rme->module_name,
-                                                  rme->attributes);
+        /* isolated-quickjs: a target set with JS_SetModuleRequestTarget is used as is */
+        if (rme->module)
+            m1 = rme->module;
+        else
+            m1 = js_host_resolve_imported_module_atom(ctx, m->module_name,
+                                                      rme->module_name,
+                                                      rme->attributes);
         if (!m1)
             return -1;
         rme->module = m1;
@@ -32733,6 +32737,16 @@ static int js_inner_module_linking(JSContext *ctx, JSModuleDef *m,
 
                 ret = js_resolve_export(ctx, &res_m,
                                         &res_me, m1, mi->import_name);
+                if (ret == JS_RESOLVE_RES_NOT_FOUND) {
+                    /* isolated-quickjs: V8's words, naming the module by the importer's
+                       specifier */
+                    char buf1[ATOM_GET_STR_BUF_SIZE];
+                    char buf2[ATOM_GET_STR_BUF_SIZE];
+                    JS_ThrowSyntaxError(ctx, "The requested module '%s' does not provide an export named '%s'",
+                                        JS_AtomGetStr(ctx, buf1, sizeof(buf1), m->req_module_entries[mi->req_module_idx].module_name),
+                                        JS_AtomGetStr(ctx, buf2, sizeof(buf2), mi->import_name));
+                    goto fail;
+                }
                 if (ret != JS_RESOLVE_RES_FOUND) {
                     js_resolve_export_throw_error(ctx, ret, m1, mi->import_name);
                     goto fail;
@@ -32880,6 +32894,41 @@ JSAtom JS_GetScriptOrModuleName(JSContext *ctx, int n_stack_levels)
 JSAtom JS_GetModuleName(JSContext *ctx, JSModuleDef *m)
 {
     return JS_DupAtom(ctx, m->module_name);
+}
+
+/* isolated-quickjs: the specifiers a module imports, once each, in source order (isolated-vm's
+   `dependencySpecifiers`, and what its host-side resolution walks). */
+int JS_GetModuleRequestCount(JSModuleDef *m)
+{
+    return m->req_module_entries_count;
+}
+
+JSAtom JS_GetModuleRequest(JSContext *ctx, JSModuleDef *m, int index)
+{
+    if (index < 0 || index >= m->req_module_entries_count)
+        return JS_ATOM_NULL;
+    return JS_DupAtom(ctx, m->req_module_entries[index].module_name);
+}
+
+/* isolated-quickjs: the module that satisfies request `index` of `m`, chosen by the embedder
+   (isolated-vm's resolve callback) before JS_ResolveModule; no name lookup is made for it. Both
+   modules must belong to the same context. Returns -1 if `m` was already resolved. */
+int JS_SetModuleRequestTarget(JSModuleDef *m, int index, JSModuleDef *target)
+{
+    if (m->resolved || index < 0 || index >= m->req_module_entries_count)
+        return -1;
+    m->req_module_entries[index].module = target;
+    return 0;
+}
+
+/* isolated-quickjs: what V8's InstantiateModule does, before evaluation: the module's (and its
+   dependencies') variables created and imports bound, so that a missing export fails here and
+   the namespace can be read (JS_EvalFunction would do both at evaluation). */
+int JS_LinkModule(JSContext *ctx, JSModuleDef *m)
+{
+    if (js_create_module_function(ctx, m) < 0)
+        return -1;
+    return js_link_module(ctx, m);
 }
 
 JSValue JS_GetImportMeta(JSContext *ctx, JSModuleDef *m)
@@ -39379,7 +39428,9 @@ static JSValue __JS_EvalInternal(JSContext *ctx, JSValueConst this_obj,
     /* Could add a flag to avoid resolution if necessary */
     if (m) {
         m->func_obj = fun_obj;
-        if (js_resolve_module(ctx, m) < 0)
+        /* isolated-quickjs: JS_EVAL_FLAG_NO_RESOLVE leaves the imports to JS_ResolveModule,
+           after JS_SetModuleRequestTarget */
+        if (!(flags & JS_EVAL_FLAG_NO_RESOLVE) && js_resolve_module(ctx, m) < 0)
             goto fail1;
         fun_obj = JS_NewModuleValue(ctx, m);
     }
@@ -40484,6 +40535,7 @@ typedef struct BCReaderState {
     bool allow_sab;
     bool allow_bytecode;
     bool allow_reference;
+    bool no_resolve; /* isolated-quickjs: JS_READ_OBJ_NO_RESOLVE */
     /* object references */
     JSObject **objects;
     int objects_count;
@@ -41133,6 +41185,10 @@ static JSValue JS_ReadModule(BCReaderState *s)
             // JS_WriteModule() does not serialize modules transitively
             // because that doesn't work for C modules and is also prone
             // to loading the same JS module twice.
+            // isolated-quickjs: with JS_READ_OBJ_NO_RESOLVE the imports are left to
+            // JS_ResolveModule, after JS_SetModuleRequestTarget.
+            if (s->no_resolve)
+                continue;
             *pm = js_host_resolve_imported_module_atom(s->ctx, m->module_name,
                                                        rme->module_name,
                                                        rme->attributes);
@@ -41742,6 +41798,7 @@ JSValue JS_ReadObject2(JSContext *ctx, const uint8_t *buf, size_t buf_len,
     s->allow_bytecode = ((flags & JS_READ_OBJ_BYTECODE) != 0);
     s->allow_sab = ((flags & JS_READ_OBJ_SAB) != 0);
     s->allow_reference = ((flags & JS_READ_OBJ_REFERENCE) != 0);
+    s->no_resolve = ((flags & JS_READ_OBJ_NO_RESOLVE) != 0);
     if (s->allow_bytecode)
         s->first_atom = JS_ATOM_END;
     else

@@ -460,6 +460,8 @@ static inline bool JS_VALUE_IS_NAN(JSValue v)
 /* allow top-level await in normal script. JS_Eval() returns a
    promise. Only allowed with JS_EVAL_TYPE_GLOBAL */
 #define JS_EVAL_FLAG_ASYNC (1 << 7)
+/* isolated-quickjs: compile a module without loading its imports (with COMPILE_ONLY) */
+#define JS_EVAL_FLAG_NO_RESOLVE (1 << 9)
 
 typedef JSValue JSCFunction(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv);
 typedef JSValue JSCFunctionMagic(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv, int magic);
@@ -1227,6 +1229,13 @@ JS_EXTERN void JS_SetModuleNormalizeFunc2(JSRuntime *rt,
 /* return the import.meta object of a module */
 JS_EXTERN JSValue JS_GetImportMeta(JSContext *ctx, JSModuleDef *m);
 JS_EXTERN JSAtom JS_GetModuleName(JSContext *ctx, JSModuleDef *m);
+/* isolated-quickjs: a module's import specifiers (module requests), once each, in order */
+JS_EXTERN int JS_GetModuleRequestCount(JSModuleDef *m);
+JS_EXTERN JSAtom JS_GetModuleRequest(JSContext *ctx, JSModuleDef *m, int index);
+/* isolated-quickjs: satisfy request `index` of `m` with `target` (before JS_ResolveModule) */
+JS_EXTERN int JS_SetModuleRequestTarget(JSModuleDef *m, int index, JSModuleDef *target);
+/* isolated-quickjs: create a resolved module's variables and bind its imports */
+JS_EXTERN int JS_LinkModule(JSContext *ctx, JSModuleDef *m);
 JS_EXTERN JSValue JS_GetModuleNamespace(JSContext *ctx, JSModuleDef *m);
 
 /* associate a JSValue to a C module */
@@ -1270,6 +1279,8 @@ JS_EXTERN uint8_t *JS_WriteObject2(JSContext *ctx, size_t *psize, JSValueConst o
    writer in the same process (e.g. another Worker on the same runtime). */
 #define JS_READ_OBJ_SAB       (1 << 2) /* allow SharedArrayBuffer */
 #define JS_READ_OBJ_REFERENCE (1 << 3) /* allow object references */
+/* isolated-quickjs: read a module without loading its imports */
+#define JS_READ_OBJ_NO_RESOLVE (1 << 9)
 JS_EXTERN JSValue JS_ReadObject(JSContext *ctx, const uint8_t *buf, size_t buf_len, int flags);
 JS_EXTERN JSValue JS_ReadObject2(JSContext *ctx, const uint8_t *buf, size_t buf_len,
                                  int flags, JSSABTab *psab_tab);
