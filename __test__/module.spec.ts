@@ -146,6 +146,20 @@ describe('compileModule', () => {
     isolate.dispose()
   })
 
+  it('does not wait for a top-level await that needs more than microtasks', async () => {
+    const { isolate, context } = setup()
+    const never = isolate.compileModuleSync('await new Promise(() => {}); export const v = 1')
+    never.instantiateSync(context, () => never)
+    expect(never.evaluateSync({ timeout: 1000 })).toBeUndefined()
+    const later = isolate.compileModuleSync('await new Promise(() => {})')
+    later.instantiateSync(context, () => later)
+    expect(await later.evaluate({ timeout: 1000 })).toBeUndefined()
+    const late = isolate.compileModuleSync('await Promise.resolve(); throw new Error("late")')
+    late.instantiateSync(context, () => late)
+    expect(thrown(() => late.evaluateSync()).message).toBe('late')
+    isolate.dispose()
+  })
+
   it('times out, and keeps the isolate usable', () => {
     const { isolate, context } = setup()
     const loop = isolate.compileModuleSync('for (;;) {}')

@@ -248,8 +248,7 @@ impl IsolateState {
         Ok((context, instance))
     }
 
-    /// `evaluate`: runs the module once (its top-level await included); later calls give
-    /// `undefined`, as isolated-vm's do.
+    /// `evaluate`: runs the module once; later calls give `undefined`, as isolated-vm's do.
     pub fn evaluate_module(&self, isolate: &Arc<Isolate>, id: u32, options: &RunOptions) -> Result<Transfer, Thrown> {
         if self.modules.borrow().get(id).is_some_and(|r| r.evaluated) {
             return Ok(Transfer::Undefined);
@@ -258,7 +257,9 @@ impl IsolateState {
         if let Some(record) = self.modules.borrow_mut().get_mut(id) {
             record.evaluated = true;
         }
-        let options = RunOptions { promise: true, ..*options };
+        // The evaluation's promise is not waited for, as in isolated-vm: the microtasks run, a
+        // rejection by then is the error, and a top-level await still pending is left to run.
+        let options = RunOptions { promise: false, ..*options };
         enter(&context, |ctx| {
             self.run_and_finish(isolate, &ctx, &options, Fallback::Undefined, || {
                 // SAFETY: JS_EvalFunction consumes a reference to the module: hand it a new one.
