@@ -129,6 +129,33 @@ describe('structured clone', () => {
 })
 
 describe('ExternalCopy', () => {
+  it('carries small and large copies into isolates, as themselves and as copies', () => {
+    const { isolate, context } = setup()
+    for (const length of [10, 100_000]) {
+      const value = Array.from({ length }, (_, i) => i)
+      const copy = new ivm.ExternalCopy(value)
+      context.global.setSync('v', copy.copyInto())
+      context.global.setSync('c', copy)
+      expect(context.evalSync('v.length + c.copy().length')).toBe(2 * length)
+      expect(copy.copy()).toEqual(value)
+      copy.release()
+      expect(context.evalSync('c.copy().length')).toBe(length)
+    }
+    isolate.dispose()
+  })
+
+  // isolated-vm counts only strings here (a 100 000-element array counts 0 bytes); we count every
+  // copy's bytes, as its documentation says.
+  it.runIf(onQuickJS)('counts every copy in totalExternalSize until released', () => {
+    for (const length of [10, 100_000]) {
+      const before = ivm.ExternalCopy.totalExternalSize
+      const copy = new ivm.ExternalCopy(Array.from({ length }, (_, i) => i))
+      expect(ivm.ExternalCopy.totalExternalSize - before).toBeGreaterThanOrEqual(length)
+      copy.release()
+      expect(ivm.ExternalCopy.totalExternalSize).toBe(before)
+    }
+  })
+
   it('copies, copies into isolates, and releases', () => {
     const { isolate, context } = setup()
     const copy = new ivm.ExternalCopy({ list: [1, 2], when: new Date(0) })

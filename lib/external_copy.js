@@ -1,9 +1,42 @@
 'use strict'
 // ExternalCopy: a structured clone held outside every heap, as immutable bytes in V8's format.
+//
+// A small copy keeps its bytes here, in a Buffer, until something needs the native payload (an
+// isolate receiving the ExternalCopy itself): `copy()` reads them here, and `copyInto()` hands
+// them over in a plain marker. A tool's result, `new ExternalCopy(result).copyInto()`, then
+// costs no native objects at all (each costs ~1 µs to make and more to collect). Larger copies
+// go native at once, so that their bytes exist once.
 const { hide } = require('./internal')
 const native = require('./binding')
 const { requireArgs, requireOptions } = require('./runner')
-const { kWire, cloneBytes } = require('./transfer')
+const { kWire, cloneBytes, deserialize, CopyMarker } = require('./transfer')
+
+/** Copies up to this size keep their bytes in JavaScript until needed natively. */
+const LAZY_MAX = 64 * 1024
+const kState = Symbol('isolated-quickjs.externalCopy')
+const RELEASED = 'Copy has been released'
+
+// Bytes of copies still held here, for `totalExternalSize` (the native payloads count there).
+// A garbage-collected copy stops counting when its registration fires, as isolated-vm's stop
+// when their handle is collected.
+let heldHere = 0
+const collected = new FinalizationRegistry((held) => {
+  heldHere -= held.size
+})
+
+/** The bytes of a copy held here: counted until dropped (released, made native, collected). */
+function holdHere(owner, bytes) {
+  const held = { size: bytes.length }
+  heldHere += held.size
+  collected.register(owner, held)
+  return held
+}
+
+function dropHere(state) {
+  heldHere -= state.held.size
+  state.held.size = 0
+  state.bytes = undefined
+}
 
 class ExternalCopy {
   constructor(value, options) {
@@ -13,8 +46,15 @@ class ExternalCopy {
     if (transferList !== undefined && !Array.isArray(transferList)) {
       throw new TypeError('`transferList` must be an array')
     }
-    hide(this, kWire, native.wireExternalCopyOf(cloneBytes(value)))
-    this._track()
+    const bytes = cloneBytes(value)
+    const state = { bytes: undefined, held: undefined, wire: undefined }
+    if (bytes.length <= LAZY_MAX) {
+      state.bytes = bytes
+      state.held = holdHere(this, bytes)
+    } else {
+      state.wire = native.wireExternalCopyOf(bytes)
+    }
+    hide(this, kState, state)
     // Transferred buffers are detached from the sender, as V8's transfer does.
     if (transferList !== undefined || options?.transferOut) {
       const detach = [...(transferList ?? []), ...(options.transferOut && value instanceof ArrayBuffer ? [value] : [])]
@@ -25,42 +65,56 @@ class ExternalCopy {
     }
   }
 
+  /** An ExternalCopy around a native payload (one that came out of an isolate). */
   static fromWire(wire) {
     const copy = Object.create(ExternalCopy.prototype)
-    hide(copy, kWire, wire)
-    copy._track()
+    hide(copy, kState, { bytes: undefined, held: undefined, wire })
     return copy
   }
 
   static get totalExternalSize() {
-    return native.totalExternalSize()
+    return native.totalExternalSize() + heldHere
   }
 
-  _track() {}
+  /** The native payload, made now if the bytes were held here (for an isolate receiving it). */
+  get [kWire]() {
+    const state = this[kState]
+    if (state.wire === undefined) {
+      if (state.bytes === undefined) throw new Error(RELEASED)
+      state.wire = native.wireExternalCopyOf(state.bytes)
+      dropHere(state)
+    }
+    return state.wire
+  }
 
   _wire() {
     const wire = this[kWire]
-    if (wire.released) throw new Error('Copy has been released')
+    if (wire.released) throw new Error(RELEASED)
     return wire
   }
 
   copy(options) {
     requireOptions(options, 1)
-    const value = this._wire().materialize()
+    const bytes = this[kState].bytes
+    const value = bytes !== undefined ? deserialize(bytes) : this._wire().materialize()
     if (options?.release) this.release()
     return value
   }
 
   copyInto(options) {
     requireOptions(options, 1)
-    // The marker is the native wire itself, so that it is recognised wherever it is returned.
-    const marker = this._wire().copyInto(!!options?.release)
-    if (options?.release) this.release()
+    const release = !!options?.release
+    const bytes = this[kState].bytes
+    // A marker recognised wherever it is returned or passed: ours, or the native wire's own.
+    const marker = bytes !== undefined ? new CopyMarker(bytes, release) : this._wire().copyInto(release)
+    if (release) this.release()
     return marker
   }
 
   release() {
-    this[kWire].release()
+    const state = this[kState]
+    if (state.bytes !== undefined) dropHere(state)
+    state.wire?.release()
   }
 }
 

@@ -54,6 +54,27 @@ function lazyClasses() {
 }
 
 const kWire = Symbol('isolated-quickjs.wire')
+
+/**
+ * The marker of `copyInto()` for a copy whose bytes are held in JavaScript: wherever it lands it
+ * becomes a fresh copy of them (the native layer asks for them with `wireOf`). With `release`,
+ * it may be used once.
+ */
+class CopyMarker {
+  #bytes
+  #once
+  constructor(bytes, once) {
+    this.#bytes = bytes
+    this.#once = once
+  }
+
+  take() {
+    const bytes = this.#bytes
+    if (bytes === undefined) throw new Error('The return value of `copyInto()` should only be used once')
+    if (this.#once) this.#bytes = undefined
+    return bytes
+  }
+}
 /** Marks errors about options: async spellings report them as rejections, as isolated-vm does. */
 const kRejects = Symbol('isolated-quickjs.rejects')
 
@@ -126,7 +147,7 @@ function encode(value, options) {
     if (typeof value === 'symbol') throw new TypeError('A non-transferable value was passed')
     return value
   }
-  if (typeof value === 'function' || value instanceof native.Wire) return value
+  if (typeof value === 'function' || value instanceof native.Wire || value instanceof CopyMarker) return value
   const wire = value[kWire]
   if (wire !== undefined) return wire
   throw new TypeError('A non-transferable value was passed')
@@ -187,9 +208,12 @@ const helpers = {
   wrapExternalCopy(wire) {
     return lazyClasses().ExternalCopy.fromWire(wire)
   },
-  /** The wire behind one of our host-side objects (Reference, ExternalCopy, Callback), if any. */
+  /**
+   * The wire behind one of our host-side objects (Reference, ExternalCopy, Callback), if any; for
+   * a `CopyMarker`, the bytes it carries.
+   */
   wireOf(value) {
-    return value[kWire]
+    return value instanceof CopyMarker ? value.take() : value[kWire]
   },
   getProperty(target, key, inherit, accessors) {
     return lazyClasses().properties.getProperty(target, key, inherit, accessors)
@@ -214,4 +238,4 @@ const helpers = {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize, cloneBytes }
+module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize, cloneBytes, CopyMarker }

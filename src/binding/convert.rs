@@ -80,15 +80,25 @@ fn primitive(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<
 }
 
 /// The transfer behind a `Wire`, or behind one of the JS objects that hold one (Reference,
-/// ExternalCopy, Callback).
+/// ExternalCopy, Callback), or the copy a `CopyMarker` carries (lib/transfer.js).
 fn wire(env: sys::napi_env, value: sys::napi_value) -> Option<napi::Result<Transfer>> {
     // SAFETY: napi-rs checks the class identity of the wrapped pointer before the cast.
     if let Ok(instance) = unsafe { ClassInstance::<Wire>::from_napi_value(env, value) } {
         return Some(instance.transfer());
     }
-    let held = helper(env, c"wireOf", &[value]).ok()?;
+    // (A marker used up throws here: its error is the caller's.)
+    let held = match helper(env, c"wireOf", &[value]) {
+        Ok(held) => held,
+        Err(e) => return Some(Err(e)),
+    };
     if type_of(env, held).ok()? != sys::ValueType::napi_object {
         return None;
+    }
+    let mut is_buffer = false;
+    // SAFETY: a type check on a live value.
+    unsafe { sys::napi_is_buffer(env, held, &mut is_buffer) };
+    if is_buffer {
+        return Some(buffer_bytes(env, held).map(|bytes| Transfer::Copy(SharedBytes::copy(bytes))));
     }
     // SAFETY: as above.
     let instance = unsafe { ClassInstance::<Wire>::from_napi_value(env, held) }.ok()?;
