@@ -1,7 +1,7 @@
 'use strict'
 // Where an LLMz-shaped execution spends its time: every API call the driver makes, in order,
 // with its median and mean over many executions.
-//   node benchmark/llmz-phases.js [isolated-quickjs|isolated-vm] [executions]
+//   node benchmark/llmz-phases.js [isolated-quickjs|isolated-vm] [executions] [pause ms between runs]
 // (isolated-vm needs `node --no-node-snapshot` and `npm run bench` once, to install it.)
 const { load } = require('./implementations')
 const { runLLMz } = require('./llmz-driver')
@@ -44,6 +44,8 @@ function instrument(ivm, calls) {
 async function main() {
   const name = process.argv[2] ?? 'isolated-quickjs'
   const executions = Number(process.argv[3] ?? 1000)
+  const pauseMs = Number(process.argv[4] ?? 0)
+  const pause = () => (pauseMs > 0 ? new Promise((resolve) => setTimeout(resolve, pauseMs)) : undefined)
   const ivm = await load(name)
   const calls = []
   instrument(ivm, calls)
@@ -51,6 +53,7 @@ async function main() {
   for (let i = 0; i < 200; i++) await runLLMz(ivm, program, contextObject(), {})
   const samples = []
   for (let i = 0; i < executions; i++) {
+    await pause()
     calls.length = 0
     await runLLMz(ivm, program, contextObject(), {})
     calls.forEach(([label, ns], index) => (samples[index] ??= [label, []])[1].push(ns / 1e3))

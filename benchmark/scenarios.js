@@ -11,6 +11,24 @@ async function perCall(n, op) {
   return { value: Number(process.hrtime.bigint() - start) / 1e3 / n, unit: 'µs' }
 }
 
+/** Median µs of `op` over `n` calls, `pauseMs` of idle event loop between calls, after a warm-up. */
+async function medianSpaced(n, pauseMs, op) {
+  const pause = () => new Promise((resolve) => setTimeout(resolve, pauseMs))
+  for (let i = 0; i < 50; i++) {
+    await op()
+    await pause()
+  }
+  const times = []
+  for (let i = 0; i < n; i++) {
+    const start = process.hrtime.bigint()
+    await op()
+    times.push(Number(process.hrtime.bigint() - start) / 1e3)
+    await pause()
+  }
+  times.sort((a, b) => a - b)
+  return { value: times[times.length >> 1], unit: 'µs' }
+}
+
 function perCallSync(n, op) {
   for (let i = 0; i < Math.min(n, 200); i++) op()
   const start = process.hrtime.bigint()
@@ -226,6 +244,15 @@ const scenarios = {
       const { program, contextObject } = llmzWorkload()
       let n = 0
       return perCall(200, () => runLLMz(ivm, `${program}\n      // run ${process.pid}-${n++}`, contextObject(), { timeout: 60000 }))
+    }),
+  },
+  // The same step as an agent takes it: its model thinks between two executions (here 2 ms, a
+  // fraction of any model call). Each execution is timed alone; the median of 200.
+  'LLMz-shaped execution, with a pause between runs (median of single runs)': {
+    ...ivmApi(async (ivm) => {
+      const { runLLMz } = require('./llmz-driver')
+      const { program, contextObject } = llmzWorkload()
+      return medianSpaced(200, 2, () => runLLMz(ivm, program, contextObject(), { timeout: 60000 }))
     }),
   },
   "await eval('1+1')": {
