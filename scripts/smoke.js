@@ -1,6 +1,6 @@
 'use strict'
 // One quick pass over the API, for any runtime that can load a Node-API addon (Node 18+, Bun):
-// isolate + context, evalSync, evalClosureSync, async eval, a timeout, a copy, dispose.
+// isolate + context, evalSync, evalClosureSync, async eval, a timeout, copies, a module, dispose.
 // Prints one line, `ok ...` or `FAIL <step>: <error>`, and exits non-zero on failure.
 // Usage: node scripts/smoke.js [package dir or name]  (default: this repository)
 const path = require('node:path')
@@ -40,7 +40,16 @@ async function main() {
   }
   const external = new ivm.ExternalCopy({ a: [1, 2] })
   if (external.copy().a[1] !== 2) throw new Error('ExternalCopy.copy() lost data')
+  context.global.setSync('fromCopy', external.copyInto())
+  if (context.evalSync('fromCopy.a[0] + fromCopy.a[1]') !== 3) throw new Error('copyInto() lost data')
   external.release()
+  step = 'module'
+  const dep = isolate.compileModuleSync('export const base = 40')
+  const main = isolate.compileModuleSync('import { base } from "dep"; export const answer = base + 2')
+  main.instantiateSync(context, () => dep)
+  main.evaluateSync()
+  const answer = main.namespace.getSync('answer')
+  if (answer !== 42) throw new Error(`module answer was ${answer}`)
   step = 'dispose'
   isolate.dispose()
   if (!isolate.isDisposed) throw new Error('isDisposed is false after dispose()')
@@ -51,7 +60,7 @@ async function main() {
     afterDispose = true
   }
   if (!afterDispose) throw new Error('evalSync worked on a disposed isolate')
-  return `evalSync=${sum} evalClosureSync=${product} eval=${text} timeout=ok copy=ok dispose=ok`
+  return `evalSync=${sum} evalClosureSync=${product} eval=${text} timeout=ok copy=ok module=${answer} dispose=ok`
 }
 
 main().then(
