@@ -3,9 +3,10 @@
 //! of ~80 µs of QuickJS setup on the caller's path.
 //!
 //! One background thread keeps `KEEP` spares ready, refilling when a disposed isolate's runtime
-//! comes back to be freed (or after a take found none). A spare has run no code and holds no host value: it is what `IsolateState::new` plus
-//! `createContext` would make, built earlier and unlimited; the taker sets its memory limit.
-//! When none is ready (the first isolate of a process, or a burst), the caller builds its own.
+//! comes back to be freed (or after a take found none). A spare has run no code and holds no
+//! host value: it is what `IsolateState::new` plus `createContext` would make, built earlier and
+//! unlimited; the taker sets its memory limit. When none is ready (the first isolate of a
+//! process, or a burst), the caller builds its own.
 //!
 //! The same thread frees the runtimes of disposed isolates (`discard`): freeing one costs about
 //! as much as building one, and done by the disposing thread while this one builds, both fight
@@ -13,7 +14,7 @@
 //!
 //! When isolates are made faster than spares can be built (a tight create/dispose loop), a
 //! background thread only competes with the caller for the cores and the allocator (measured:
-//! create+dispose 101 → 140 µs). So a take that finds no spare pauses the thread for `COOL_OFF`:
+//! create+dispose 101 → 140 µs). So a take that finds no spare pauses the thread for `COOL_OFF_NS`:
 //! meanwhile callers build and free their own, as without spares.
 
 use std::sync::atomic::{AtomicU64, Ordering};
