@@ -120,6 +120,21 @@ describe('compileModule', () => {
     isolate.dispose()
   })
 
+  it('names conflicting star exports and missing re-exports as V8 does', () => {
+    const link = (sources: Record<string, string>, root: string) => {
+      const { isolate, context } = setup()
+      const modules: Record<string, any> = {}
+      for (const [name, code] of Object.entries(sources)) modules[name] = isolate.compileModuleSync(code)
+      const error = thrown(() => modules[root].instantiateSync(context, (specifier: string) => modules[specifier]))
+      isolate.dispose()
+      return `${error.name}: ${error.message}`
+    }
+    expect(link({ a: 'export const v = 1', b: 'export const v = 2', './s': 'export * from "a"; export * from "b"', root: 'import { v } from "./s"' }, 'root')).toBe(
+      "SyntaxError: The requested module './s' contains conflicting star exports for name 'v'",
+    )
+    expect(link({ a: 'export const v = 1', root: 'export { nope } from "a"' }, 'root')).toBe("SyntaxError: The requested module 'a' does not provide an export named 'nope'")
+  })
+
   it('refuses import() inside the isolate, as isolated-vm does', async () => {
     const { isolate, context } = setup()
     const dep = isolate.compileModuleSync('export default 1', { filename: 'dep.mjs' })

@@ -32201,6 +32201,35 @@ static void js_resolve_export_throw_error(JSContext *ctx,
     }
 }
 
+/* isolated-quickjs: a failed import or re-export in V8's words, naming the module by the
+   specifier the importing module wrote (V8's "The requested module ..." messages) */
+static void js_throw_import_error(JSContext *ctx, JSResolveResultEnum res,
+                                  JSAtom specifier, JSAtom name)
+{
+    char buf1[ATOM_GET_STR_BUF_SIZE];
+    char buf2[ATOM_GET_STR_BUF_SIZE];
+    switch(res) {
+    case JS_RESOLVE_RES_EXCEPTION:
+        break;
+    default:
+    case JS_RESOLVE_RES_NOT_FOUND:
+        JS_ThrowSyntaxError(ctx, "The requested module '%s' does not provide an export named '%s'",
+                            JS_AtomGetStr(ctx, buf1, sizeof(buf1), specifier),
+                            JS_AtomGetStr(ctx, buf2, sizeof(buf2), name));
+        break;
+    case JS_RESOLVE_RES_AMBIGUOUS:
+        JS_ThrowSyntaxError(ctx, "The requested module '%s' contains conflicting star exports for name '%s'",
+                            JS_AtomGetStr(ctx, buf1, sizeof(buf1), specifier),
+                            JS_AtomGetStr(ctx, buf2, sizeof(buf2), name));
+        break;
+    case JS_RESOLVE_RES_CIRCULAR:
+        JS_ThrowSyntaxError(ctx, "Detected cycle while resolving name '%s' in '%s'",
+                            JS_AtomGetStr(ctx, buf2, sizeof(buf2), name),
+                            JS_AtomGetStr(ctx, buf1, sizeof(buf1), specifier));
+        break;
+    }
+}
+
 
 typedef enum {
     EXPORTED_NAME_AMBIGUOUS,
@@ -32686,7 +32715,9 @@ static int js_inner_module_linking(JSContext *ctx, JSModuleDef *m,
                 /* the binding is missing from the re-exported module m1, not
                    from the re-exporting module m; report m1 and the name being
                    looked up there, matching the direct-import diagnostic */
-                js_resolve_export_throw_error(ctx, ret, m1, me->local_name);
+                /* isolated-quickjs: V8's words */
+                js_throw_import_error(ctx, ret, m->req_module_entries[me->u.req_module_idx].module_name,
+                                      me->local_name);
                 goto fail;
             }
         }
@@ -32737,18 +32768,10 @@ static int js_inner_module_linking(JSContext *ctx, JSModuleDef *m,
 
                 ret = js_resolve_export(ctx, &res_m,
                                         &res_me, m1, mi->import_name);
-                if (ret == JS_RESOLVE_RES_NOT_FOUND) {
-                    /* isolated-quickjs: V8's words, naming the module by the importer's
-                       specifier */
-                    char buf1[ATOM_GET_STR_BUF_SIZE];
-                    char buf2[ATOM_GET_STR_BUF_SIZE];
-                    JS_ThrowSyntaxError(ctx, "The requested module '%s' does not provide an export named '%s'",
-                                        JS_AtomGetStr(ctx, buf1, sizeof(buf1), m->req_module_entries[mi->req_module_idx].module_name),
-                                        JS_AtomGetStr(ctx, buf2, sizeof(buf2), mi->import_name));
-                    goto fail;
-                }
                 if (ret != JS_RESOLVE_RES_FOUND) {
-                    js_resolve_export_throw_error(ctx, ret, m1, mi->import_name);
+                    /* isolated-quickjs: V8's words */
+                    js_throw_import_error(ctx, ret, m->req_module_entries[mi->req_module_idx].module_name,
+                                          mi->import_name);
                     goto fail;
                 }
                 if (res_me->local_name == JS_ATOM__star_) {
