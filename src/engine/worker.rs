@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread::{self, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Native stack of an isolate thread. QuickJS's own limit (`limits::MAX_STACK`) sits well
 /// inside it, so deep recursion is a RangeError, never a segfault.
@@ -51,11 +51,18 @@ pub fn run_on_pool(job: Job) {
                 }
                 // Stay hot briefly: a new isolate often follows a disposed one at once. (Only
                 // while a core is free for it: see `spin_for`.)
+                let idle_since = Instant::now();
                 super::wait::spin_for(HOT_SPIN, || me.job.lock().unwrap().is_some(), || false);
-                if me.job.lock().unwrap().is_none() {
-                    thread::park_timeout(IDLE_EXIT);
-                }
-                if me.job.lock().unwrap().is_none() {
+                // Then sleep until a job comes or IDLE_EXIT has passed. Wake-ups without a job
+                // are common (a thread handle kept by an isolate this thread once served gets
+                // unparked), so the time is what counts: leaving at the first of those made the
+                // pool spawn a thread every twenty agent runs.
+                while me.job.lock().unwrap().is_none() {
+                    let idle_for = idle_since.elapsed();
+                    if idle_for < IDLE_EXIT {
+                        thread::park_timeout(IDLE_EXIT - idle_for);
+                        continue;
+                    }
                     let mut idle = IDLE.lock().unwrap();
                     if let Some(pos) = idle.iter().position(|t| Arc::ptr_eq(t, &me)) {
                         // Still idle after the timeout, and nobody has claimed us: leave.
@@ -64,6 +71,9 @@ pub fn run_on_pool(job: Job) {
                             return;
                         }
                     }
+                    // Claimed meanwhile: the job is on its way.
+                    drop(idle);
+                    thread::park_timeout(Duration::from_millis(1));
                 }
             }
         })
