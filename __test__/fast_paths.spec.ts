@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { differs, rejected, setup } from './ivm'
+import { existsSync, readdirSync } from 'node:fs'
+import { differs, onQuickJS, rejected, setup } from './ivm'
 
 // isolated-quickjs takes shortcuts where isolated-vm always hands work to the isolate's thread:
 // async work that runs no user code (createContext, compileScript, set/delete on plain objects)
@@ -147,4 +148,30 @@ describe('compiled code kept by source', () => {
       isolate.dispose()
     }
   })
+})
+
+// The isolate threads come from a pool: one agent run after another must not make new threads.
+// (/proc lists a process's threads on Linux only; elsewhere this says so and checks nothing.)
+const procTasks = '/proc/self/task'
+describe('pooled isolate threads', () => {
+  it.runIf(onQuickJS && existsSync(procTasks))('are reused from one isolate to the next', async () => {
+    const seen = new Set<string>()
+    const run = async () => {
+      const { isolate, context } = setup()
+      await context.eval('1 + 1')
+      context.global.setSync('x', 1)
+      await context.eval('x + 1')
+      isolate.dispose()
+      for (const task of readdirSync(procTasks)) seen.add(task)
+    }
+    for (let i = 0; i < 20; i++) await run()
+    const before = seen.size
+    for (let i = 0; i < 200; i++) {
+      await run()
+      // Idle pooled threads get woken without work now and then: they must stay in the pool.
+      if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(seen.size - before).toBeLessThanOrEqual(2)
+  })
+  if (!existsSync(procTasks)) it.skip('(no /proc here: thread reuse not checked)', () => {})
 })
