@@ -97,7 +97,7 @@ fn free(state: IsolateState) {
 fn builder() -> &'static Thread {
     BUILDER.get_or_init(|| {
         thread::Builder::new()
-            .name("isolated-quickjs spares".into())
+            .name("quickjs-spares".into())
             .spawn(build_forever)
             .expect("failed to spawn the spare-runtime thread")
             .thread()

@@ -34,7 +34,8 @@ pub fn run_on_pool(job: Job) {
     }
     let first = Mutex::new(Some(job));
     thread::Builder::new()
-        .name("isolated-quickjs".into())
+        // (Linux shows 15 characters of a thread's name: distinct from the spares thread's.)
+        .name("quickjs-isolate".into())
         .stack_size(THREAD_STACK)
         .spawn(move || {
             let me = Arc::new(PooledThread { thread: thread::current(), job: first });
