@@ -2,7 +2,7 @@
 // Isolate: a QuickJS runtime with its own heap, on its own thread when it runs asynchronously.
 const { hide } = require('./internal')
 const native = require('./binding')
-const { defineSpellings, requireString, requireOptions, requireArgs } = require('./runner')
+const { defineSpellings, afterward, requireString, requireOptions, requireArgs } = require('./runner')
 const { Context } = require('./context')
 const { Script } = require('./script')
 const { originOf, optionError } = require('./transfer')
@@ -108,9 +108,7 @@ defineSpellings(
     requireOptions(options, 1)
     if (options?.inspector) throw notSupported('The inspector')
     const id = this._native.createContext(mode)
-    // (async: a promise, or the id itself when the context was made at once)
-    if (mode === 1 && id instanceof Promise) return id.then((id) => new Context(this, id))
-    return mode === 2 ? undefined : new Context(this, id)
+    return mode === 2 ? undefined : afterward(id, (id) => new Context(this, id))
   },
   { ignored: false },
 )
@@ -137,9 +135,7 @@ defineSpellings(
       }
       return script
     }
-    const id = this._native.compileScript(mode, code, filename, lineOffset, columnOffset, produce)
-    if (mode === 1 && id instanceof Promise) return id.then(made)
-    return made(id)
+    return afterward(this._native.compileScript(mode, code, filename, lineOffset, columnOffset, produce), made)
   },
   { ignored: false },
 )
@@ -155,9 +151,7 @@ defineSpellings(
     checkModuleOptions(options)
     const [filename, lineOffset, columnOffset] = originOf(options)
     const compiled = this._native.compileModule(mode, code, filename, lineOffset, columnOffset)
-    const made = (compiled) => new Module(kCompiled, this, compiled)
-    if (mode === 1 && compiled instanceof Promise) return compiled.then(made)
-    return made(compiled)
+    return afterward(compiled, (compiled) => new Module(kCompiled, this, compiled))
   },
   { ignored: false },
 )

@@ -2,7 +2,7 @@
 // Module: an ES module compiled in an isolate (`isolate.compileModule`), instantiated in one
 // context with the dependencies the host's resolve callback picks, evaluated once.
 const { hide } = require('./internal')
-const { defineSpellings, requireArgs, requireOptions } = require('./runner')
+const { defineSpellings, afterward, requireArgs, requireOptions } = require('./runner')
 const { optionError, timeoutOf } = require('./transfer')
 const { Context } = require('./context')
 const { track, untrack } = require('./handles')
@@ -108,13 +108,10 @@ defineSpellings(
     context._check()
     if (context._isolate !== this._isolate) throw new TypeError('Invalid context')
     const native = this._isolate._native
-    const finish = ([referrers, specifiers, targets]) => {
-      const done = native.instantiateModule(mode, this._id, context._id, referrers, specifiers, targets)
-      const mark = () => hide(this, '_instantiated', true)
-      if (done instanceof Promise) return done.then(mark)
-      mark()
-      return undefined
-    }
+    const finish = ([referrers, specifiers, targets]) =>
+      afterward(native.instantiateModule(mode, this._id, context._id, referrers, specifiers, targets), () => {
+        hide(this, '_instantiated', true)
+      })
     if (this._instantiated) return mode === 1 ? Promise.resolve() : undefined
     if (mode !== 1) return finish(linksOf(this, resolve, true))
     return linksOf(this, resolve, false).then(finish)

@@ -73,6 +73,14 @@ function defineSpellings(Class, name, operation, { sync = true, async = true, ig
   }
 }
 
+/**
+ * `then(result)` for a native answer that is a promise (async work handed to the isolate's
+ * thread) or the value itself (sync spellings, and async work done at once on this thread).
+ */
+function afterward(result, then) {
+  return result instanceof Promise ? result.then(then) : then(result)
+}
+
 /** isolated-vm's argument errors: `` `undefined` requires parameter 1 to be a string `` etc. */
 function requireString(value, index) {
   if (typeof value !== 'string') throw new TypeError(`\`undefined\` requires parameter ${index} to be a string`)
@@ -88,4 +96,4 @@ function requireOptions(value, index) {
   }
 }
 
-module.exports = { SYNC, ASYNC, IGNORED, defineSpellings, requireString, requireArgs, requireOptions }
+module.exports = { SYNC, ASYNC, IGNORED, defineSpellings, afterward, requireString, requireArgs, requireOptions }

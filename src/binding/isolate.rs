@@ -46,6 +46,23 @@ fn source(code: String, filename: String, line_offset: i32, column_offset: i32) 
     Source { code, filename, line_offset, column_offset }
 }
 
+impl NativeIsolate {
+    /// A compile: it runs no user code, so a short source (well under a millisecond to
+    /// compile) is compiled at once on the calling thread when the isolate is idle.
+    fn compile(&self, env: Env, mode: u32, code_len: usize, job: Job) -> napi::Result<Raw> {
+        if code_len <= INLINE_COMPILE_MAX {
+            run_no_user_code(env.raw(), &self.inner, mode, job)
+        } else {
+            run(env.raw(), &self.inner, mode, job)
+        }
+    }
+
+    /// Housekeeping (a release) in the isolate's async order; nobody waits for it.
+    fn in_turn(&self, work: impl FnOnce(&Arc<Isolate>) + Send + 'static) {
+        self.inner.run_async_with(move |iso| Ok(work(iso)), |_: Result<(), Thrown>| {});
+    }
+}
+
 #[napi]
 impl NativeIsolate {
     #[napi(constructor)]
@@ -69,20 +86,14 @@ impl NativeIsolate {
 
     #[napi]
     pub fn release_context(&self, context: u32) {
-        self.inner.run_async_with(move |iso| Ok(iso.state().release_context(context)), |_: Result<(), Thrown>| {});
+        self.in_turn(move |iso| iso.state().release_context(context));
     }
 
     #[napi]
     pub fn compile_script(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32, produce_cached_data: bool) -> napi::Result<Raw> {
-        // Compiling runs no user code; a short source compiles in well under a millisecond.
-        let inline = code.len() <= INLINE_COMPILE_MAX;
+        let code_len = code.len();
         let source = source(code, filename, line_offset, column_offset);
-        let job: Job = Box::new(move |iso| iso.state().compile_script(&source, produce_cached_data).map(|id| Transfer::Number(id as f64)));
-        if inline {
-            run_no_user_code(env.raw(), &self.inner, mode, job)
-        } else {
-            run(env.raw(), &self.inner, mode, job)
-        }
+        self.compile(env, mode, code_len, Box::new(move |iso| iso.state().compile_script(&source, produce_cached_data).map(|id| Transfer::Number(id as f64))))
     }
 
     /// The cachedData a script was compiled to produce (`produceCachedData`).
@@ -94,28 +105,28 @@ impl NativeIsolate {
 
     #[napi]
     pub fn release_script(&self, script: u32) {
-        self.inner.run_async_with(move |iso| Ok(iso.state().release_script(script)), |_: Result<(), Thrown>| {});
+        self.in_turn(move |iso| iso.state().release_script(script));
     }
 
     /// `compileModule`: the module's id and its dependency specifiers, as one string (see
     /// lib/module.js `readCompiled`): `id` then, for each specifier, `;length;specifier`.
     #[napi]
     pub fn compile_module(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32) -> napi::Result<Raw> {
-        let inline = code.len() <= INLINE_COMPILE_MAX;
+        let code_len = code.len();
         let source = source(code, filename, line_offset, column_offset);
-        let job: Job = Box::new(move |iso| {
-            let (id, specifiers) = iso.state().compile_module(&source)?;
-            let mut compiled = id.to_string();
-            for specifier in specifiers {
-                compiled.push_str(&format!(";{};{}", specifier.encode_utf16().count(), specifier));
-            }
-            Ok(Transfer::String(compiled))
-        });
-        if inline {
-            run_no_user_code(env.raw(), &self.inner, mode, job)
-        } else {
-            run(env.raw(), &self.inner, mode, job)
-        }
+        self.compile(
+            env,
+            mode,
+            code_len,
+            Box::new(move |iso| {
+                let (id, specifiers) = iso.state().compile_module(&source)?;
+                let mut compiled = id.to_string();
+                for specifier in specifiers {
+                    compiled.push_str(&format!(";{};{}", specifier.encode_utf16().count(), specifier));
+                }
+                Ok(Transfer::String(compiled))
+            }),
+        )
     }
 
     /// `instantiate`: the module's imports bound as the host resolved them, one link per
@@ -140,7 +151,7 @@ impl NativeIsolate {
 
     #[napi]
     pub fn release_module(&self, module: u32) {
-        self.inner.run_async_with(move |iso| Ok(iso.state().release_module(module)), |_: Result<(), Thrown>| {});
+        self.in_turn(move |iso| iso.state().release_module(module));
     }
 
     #[napi]
