@@ -441,8 +441,9 @@ impl Isolate {
         *self.worker.lock().unwrap() = Some(thread::current());
         loop {
             // Async calls come in bursts with host work between them (an agent's setup): the
-            // thread stays awake a while for the next one, since waking it costs 30-50 µs.
-            wait_spinning(WORKER_IDLE_SPIN, || self.queued.load(Ordering::Acquire) > 0 || self.is_disposed(), || false);
+            // thread stays awake a while for the next one, since waking it costs 30-50 µs, and
+            // takes steps of background work meanwhile (`spare::help`).
+            wait_spinning(WORKER_IDLE_SPIN, || self.queued.load(Ordering::Acquire) > 0 || self.is_disposed(), super::spare::help);
             if self.is_disposed() && self.queued.load(Ordering::Acquire) == 0 {
                 // Free the runtime here (see `dispose`), unless some other thread is inside it:
                 // that one frees it when it leaves.

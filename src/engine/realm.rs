@@ -2,21 +2,73 @@
 
 use std::sync::OnceLock;
 
+use rquickjs::context::Intrinsic;
 use rquickjs::{qjs, Context, Ctx, Function, Object, Runtime, Value};
 
 const PRELUDE: &str = include_str!("../sandbox/prelude.js");
 const JSON_ERRORS: &str = include_str!("../sandbox/json_errors.js");
 const CLASSES: &str = include_str!("../sandbox/classes.js");
 
-/// Creates a context with the standard intrinsics and our prelude installed. QuickJS-ng's
-/// `performance` and `DOMException` are left out: a V8 context has neither (they are Node's and
-/// the browser's), and they cost 5% of a context's creation.
+/// Creates a context with the standard intrinsics and our prelude installed.
 pub fn create(runtime: &Runtime) -> rquickjs::Result<Context> {
-    use rquickjs::context::intrinsic::{Date, Eval, Json, MapSet, Promise, Proxy, RegExp, RegExpCompiler, TypedArrays, WeakRef};
-    let context = Context::custom::<(Date, Eval, RegExpCompiler, RegExp, Json, Proxy, MapSet, TypedArrays, Promise, WeakRef)>(runtime)?;
-    aim_stack_check(&context);
-    enter(&context, |ctx| install_prelude(&ctx))?;
-    Ok(context)
+    let mut making = NewContext::begin(runtime)?;
+    while !making.step()? {}
+    Ok(making.finish())
+}
+
+/// A context being made one step at a time, each a few to ~25 µs of QuickJS setup, so that a
+/// thread waiting for its real work can make one between two checks for it (see `spare`).
+/// Every step points QuickJS's stack check at the thread taking it.
+pub struct NewContext {
+    context: Context,
+    taken: usize,
+}
+
+/// The steps after the base objects (~25 µs, made by `begin`), in the order `JS_NewContext`
+/// adds them. QuickJS-ng's `performance` and `DOMException` are left out: a V8 context has
+/// neither (they are Node's and the browser's), and they cost 5% of a context's creation.
+const STEPS: [fn(&Ctx) -> rquickjs::Result<()>; 4] = [
+    |ctx| {
+        use rquickjs::context::intrinsic::{Date, Eval, Json, MapSet, Proxy, RegExp, RegExpCompiler};
+        // SAFETY: adding intrinsics to a context that has run no code, as Context::custom does.
+        unsafe { <(Date, Eval, RegExpCompiler, RegExp, Json, Proxy, MapSet) as Intrinsic>::add_intrinsic(ctx.as_raw()) };
+        Ok(())
+    },
+    |ctx| {
+        // SAFETY: as above.
+        unsafe { <rquickjs::context::intrinsic::TypedArrays as Intrinsic>::add_intrinsic(ctx.as_raw()) };
+        Ok(())
+    },
+    |ctx| {
+        use rquickjs::context::intrinsic::{Promise, WeakRef};
+        // SAFETY: as above.
+        unsafe { <(Promise, WeakRef) as Intrinsic>::add_intrinsic(ctx.as_raw()) };
+        Ok(())
+    },
+    install_prelude,
+];
+
+impl NewContext {
+    /// A context with QuickJS's base objects (the first step).
+    pub fn begin(runtime: &Runtime) -> rquickjs::Result<NewContext> {
+        Ok(NewContext { context: Context::base(runtime)?, taken: 0 })
+    }
+
+    /// Takes the next step; true when the context is complete (`finish`).
+    pub fn step(&mut self) -> rquickjs::Result<bool> {
+        if let Some(step) = STEPS.get(self.taken) {
+            aim_stack_check(&self.context);
+            enter(&self.context, |ctx| step(&ctx))?;
+            self.taken += 1;
+        }
+        Ok(self.taken == STEPS.len())
+    }
+
+    /// The context, once `step` has returned true.
+    pub fn finish(self) -> Context {
+        debug_assert_eq!(self.taken, STEPS.len());
+        self.context
+    }
 }
 
 /// A minimal context that can compile code (for compiling scripts outside any user context).
@@ -30,7 +82,7 @@ pub fn compiler(runtime: &Runtime) -> rquickjs::Result<Context> {
 
 /// Points QuickJS's stack check at the current thread. The isolate's owner calls this whenever
 /// it enters; a context made before the runtime pointer was known needs it here too.
-fn aim_stack_check(context: &Context) {
+pub fn aim_stack_check(context: &Context) {
     // SAFETY: contexts are only made by the thread that owns the isolate.
     unsafe { qjs::JS_UpdateStackTop(context.get_runtime_ptr()) };
 }

@@ -16,7 +16,7 @@ use super::code_cache;
 use super::errors::{self, text, Thrown};
 use super::isolate::Isolate;
 use super::limits::{CountingAllocator, Limits, Stop, MAX_STACK};
-use super::realm::{self, enter};
+use super::realm::{self, enter, NewContext};
 use super::transfer::{self, Fallback, Mode, Transfer};
 
 mod modules;
@@ -131,7 +131,7 @@ pub struct IsolateState {
     scripts: RefCell<Table<Script>>,
     contexts: RefCell<Table<Context>>,
     /// A context of our own, for when no user context exists (see `any_context`).
-    scratch: std::cell::OnceCell<Context>,
+    scratch: RefCell<Option<Context>>,
     /// A user context made ahead of time, sandbox classes installed, for the first
     /// `createContext` (see `spare`).
     ready: RefCell<Option<Context>>,
@@ -154,17 +154,9 @@ enum CodeKey {
 
 impl Drop for IsolateState {
     fn drop(&mut self) {
-        self.rejections.lock().unwrap().0.clear();
-        self.handles.borrow_mut().clear();
-        self.realms.borrow_mut().clear();
-        self.compiled.borrow_mut().clear();
-        self.contexts.borrow_mut().clear();
-        self.ready.borrow_mut().take();
-        self.modules.borrow_mut().clear();
-        self.module_compiler.borrow_mut().take();
+        self.clear();
     }
 }
-
 
 /// QuickJS bytecode of a compiled function object.
 fn write_bytecode(ctx: &Ctx<'_>, function: &Value<'_>) -> Result<Arc<[u8]>, Thrown> {
@@ -227,7 +219,7 @@ impl IsolateState {
             compiled: RefCell::default(),
             scripts: RefCell::default(),
             contexts: RefCell::default(),
-            scratch: std::cell::OnceCell::new(),
+            scratch: RefCell::default(),
             ready: RefCell::new(None),
             modules: RefCell::default(),
             module_compiler: RefCell::new(None),
@@ -263,7 +255,8 @@ impl IsolateState {
             return context.clone();
         }
         self.scratch
-            .get_or_init(|| {
+            .borrow_mut()
+            .get_or_insert_with(|| {
                 let context = realm::compiler(&self.runtime).expect("QuickJS could not create a context");
                 self.note_runtime(&context);
                 context
@@ -295,12 +288,45 @@ impl IsolateState {
 
     /// Makes the context the first `createContext` will get, with the sandbox classes in it
     /// (nearly every context of an agent run sees a Reference): on a spare runtime, off the
-    /// caller's path.
-    pub fn prepare_context(&self) -> Result<(), Thrown> {
-        let context = self.new_context()?;
+    /// caller's path, one step at a time (see `spare`). Returns true once the context is ready.
+    pub fn prepare_step(&self, making: &mut Option<NewContext>) -> Result<bool, Thrown> {
+        let failed = |e: rquickjs::Error| Thrown::plain(e.to_string());
+        let Some(context) = making.as_mut() else {
+            *making = Some(NewContext::begin(&self.runtime).map_err(failed)?);
+            return Ok(false);
+        };
+        if !context.step().map_err(failed)? {
+            return Ok(false);
+        }
+        let context = making.take().expect("a context being made").finish();
+        self.note_runtime(&context);
+        realm::aim_stack_check(&context);
         enter(&context, |ctx| self.prototypes(&ctx).map(drop))?;
         *self.ready.borrow_mut() = Some(context);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Lets go of every value, context and compiled script, leaving the runtime empty but for
+    /// garbage in cycles (`collect_garbage`): the first step of freeing it.
+    pub fn clear(&self) {
+        self.rejections.lock().unwrap().0.clear();
+        self.handles.borrow_mut().clear();
+        self.realms.borrow_mut().clear();
+        self.compiled.borrow_mut().clear();
+        self.contexts.borrow_mut().clear();
+        self.ready.borrow_mut().take();
+        self.scratch.borrow_mut().take();
+        self.modules.borrow_mut().clear();
+        self.module_compiler.borrow_mut().take();
+    }
+
+    /// Frees the runtime's unreachable objects now (the second step of freeing it).
+    pub fn collect_garbage(&self) {
+        let rt = self.raw_runtime();
+        if !rt.is_null() {
+            // SAFETY: the caller owns the runtime (and has aimed its stack check).
+            unsafe { qjs::JS_RunGC(rt) };
+        }
     }
 
     pub fn release_context(&self, id: u32) {

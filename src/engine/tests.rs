@@ -257,3 +257,43 @@ fn spare_runtimes_are_fresh_and_take_the_isolates_limit() {
     assert_eq!(err.message(), text::MEMORY_LIMIT);
     assert!(isolate.is_disposed());
 }
+
+#[test]
+fn contexts_and_spares_are_made_in_several_steps_with_the_same_result() {
+    use super::limits::Limits;
+    use super::realm::{self, NewContext};
+    use super::state::IsolateState;
+    // A context made step by step (as idle threads make spares) ends up as one made at once.
+    let runtime = Runtime::new().unwrap();
+    let mut making = NewContext::begin(&runtime).unwrap();
+    let mut steps = 1;
+    while !making.step().unwrap() {
+        steps += 1;
+    }
+    assert!(steps > 3, "a context is made in small steps, not at once ({steps})");
+    let stepwise = making.finish();
+    let at_once = realm::create(&runtime).unwrap();
+    let globals = |context: &Context| enter(context, |ctx| ctx.eval::<String, _>("Object.getOwnPropertyNames(globalThis).sort().join()").unwrap());
+    assert_eq!(globals(&stepwise), globals(&at_once));
+    let names = globals(&stepwise);
+    for present in ["Uint8Array", "Promise", "WeakRef", "Proxy", "Map", "Date", "RegExp", "JSON", "console"] {
+        assert!(names.split(',').any(|n| n == present), "{present} is missing");
+    }
+    assert!(!names.split(',').any(|n| n == "atob"), "QuickJS's host globals are left out");
+
+    // A spare's first context, with the sandbox classes, likewise.
+    let state = IsolateState::new(Limits::new(usize::MAX)).unwrap();
+    let mut making = None;
+    let mut steps = 0;
+    while !state.prepare_step(&mut making).unwrap() {
+        steps += 1;
+        assert!(!state.has_ready_context());
+    }
+    assert!(steps > 3);
+    assert!(state.has_ready_context());
+    // Freeing likewise: values and contexts first, then cycles, then the runtime.
+    state.clear();
+    assert!(!state.has_ready_context());
+    state.collect_garbage();
+    drop(state);
+}

@@ -51,9 +51,10 @@ pub fn run_on_pool(job: Job) {
                     continue;
                 }
                 // Stay hot briefly: a new isolate often follows a disposed one at once. (Only
-                // while a core is free for it: see `spin_for`.)
+                // while a core is free for it: see `spin_for`.) Meanwhile, build spares and free
+                // disposed runtimes a step at a time.
                 let idle_since = Instant::now();
-                super::wait::spin_for(HOT_SPIN, || me.job.lock().unwrap().is_some(), || false);
+                super::wait::spin_for(HOT_SPIN, || me.job.lock().unwrap().is_some(), super::spare::help);
                 // Then sleep until a job comes or IDLE_EXIT has passed. Wake-ups without a job
                 // are common (a thread handle kept by an isolate this thread once served gets
                 // unparked), so the time is what counts: leaving at the first of those made the
