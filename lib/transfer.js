@@ -227,13 +227,29 @@ const helpers = {
   wrapHostReference(value) {
     return lazyClasses().Reference.fromHostValue(value)
   },
-  /** `applySyncPromise`: reports the settled value of a host promise back to the isolate. */
-  awaitHost(value, id) {
+  /**
+   * `applySyncPromise`: reports the settled value of a host promise back to the isolate. When the
+   * result is copied anyway (`copyMarkers`), a `copyInto()` marker's bytes go straight there.
+   */
+  awaitHost(value, id, copyMarkers) {
     Promise.resolve(value).then(
-      (settled) => native.hostSettled(id, true, settled),
+      (settled) => (copyMarkers && settled instanceof CopyMarker ? settleWithCopy(id, settled) : native.hostSettled(id, true, settled)),
       (error) => native.hostSettled(id, false, error),
     )
   },
+}
+
+/** Settles an `applySyncPromise` call with the bytes of a `copyInto()` marker (a tool's result). */
+function settleWithCopy(id, marker) {
+  let bytes
+  try {
+    bytes = marker.take()
+  } catch {
+    // (Used up: the usual path reports it, as for any other value.)
+    native.hostSettled(id, true, marker)
+    return
+  }
+  native.hostSettledWithCopy(id, bytes)
 }
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }

@@ -16,16 +16,11 @@ use super::napi_ok;
 use super::wire::Wire;
 
 /// Calls helper `name` of `index.js` with `args`.
-pub fn helper(env: sys::napi_env, name: &std::ffi::CStr, args: &[sys::napi_value]) -> napi::Result<sys::napi_value> {
-    let host = current()?;
-    let helpers = host.helpers()?;
-    let mut function = ptr::null_mut();
+pub fn helper(env: sys::napi_env, name: &'static std::ffi::CStr, args: &[sys::napi_value]) -> napi::Result<sys::napi_value> {
+    let (helpers, function) = current()?.helper(name)?;
     let mut result = ptr::null_mut();
-    // SAFETY: plain Node-API calls with live values of this environment.
-    unsafe {
-        napi_ok(env, sys::napi_get_named_property(env, helpers, name.as_ptr(), &mut function))?;
-        napi_ok(env, sys::napi_call_function(env, helpers, function, args.len(), args.as_ptr(), &mut result))?;
-    }
+    // SAFETY: a plain Node-API call with live values of this environment.
+    napi_ok(env, unsafe { sys::napi_call_function(env, helpers, function, args.len(), args.as_ptr(), &mut result) })?;
     Ok(result)
 }
 
@@ -139,7 +134,7 @@ pub fn host_ref(env: sys::napi_env, value: sys::napi_value) -> napi::Result<std:
     Ok(std::sync::Arc::new(HostRef { id, host, type_of }))
 }
 
-fn serialized(env: sys::napi_env, value: sys::napi_value, helper_name: &std::ffi::CStr) -> napi::Result<Vec<u8>> {
+fn serialized(env: sys::napi_env, value: sys::napi_value, helper_name: &'static std::ffi::CStr) -> napi::Result<Vec<u8>> {
     buffer_bytes(env, helper(env, helper_name, &[value])?)
 }
 
@@ -315,7 +310,7 @@ pub fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
 }
 
 /// Turns the pending exception (or a napi failure) into a `Thrown`.
-fn failure(env: sys::napi_env, error: napi::Error) -> Thrown {
+pub fn failure(env: sys::napi_env, error: napi::Error) -> Thrown {
     match take_exception(env) {
         Some(exception) => thrown_from_js(env, exception),
         None => Thrown::plain(error.reason),

@@ -18,7 +18,7 @@ use napi::sys;
 use crate::engine::errors::Thrown;
 use crate::engine::host::{CallMode, Host, HostCall, HostRequest, HostResult};
 use crate::engine::isolate::set_thread_host;
-use crate::engine::transfer::Mode;
+use crate::engine::transfer::{Mode, SharedBytes, Transfer};
 use crate::engine::wait::{spin_for, Slot};
 
 /// How long the Node thread waits for an isolate's next request after answering one.
@@ -42,6 +42,9 @@ pub fn current() -> napi::Result<Arc<NodeHost>> {
 struct NodeOnly {
     env: sys::napi_env,
     helpers: sys::napi_ref,
+    /// The helpers' functions, each looked up on first use (keyed by the address of its name: the
+    /// names are literals).
+    helper_functions: Vec<(usize, sys::napi_ref)>,
     /// Host values held for isolates (References, Callbacks), by id.
     values: HashMap<u64, sys::napi_ref>,
     next_value: u64,
@@ -115,6 +118,7 @@ impl NodeHost {
             node: UnsafeCell::new(NodeOnly {
                 env,
                 helpers: helpers_ref,
+                helper_functions: Vec::new(),
                 values: HashMap::new(),
                 next_value: 1,
                 awaiting: HashMap::new(),
@@ -154,6 +158,26 @@ impl NodeHost {
         // SAFETY: the reference is alive for the environment's lifetime.
         napi_ok(node.env, unsafe { sys::napi_get_reference_value(node.env, node.helpers, &mut value) })?;
         Ok(value)
+    }
+
+    /// The helper function `name` and its object (`this` for the call).
+    pub fn helper(&self, name: &'static std::ffi::CStr) -> napi::Result<(sys::napi_value, sys::napi_value)> {
+        let helpers = self.helpers()?;
+        let node = self.node();
+        let key = name.as_ptr() as usize;
+        let mut function = ptr::null_mut();
+        // SAFETY: plain Node-API calls on the Node thread; references live as long as the host.
+        unsafe {
+            if let Some((_, reference)) = node.helper_functions.iter().find(|(k, _)| *k == key) {
+                napi_ok(node.env, sys::napi_get_reference_value(node.env, *reference, &mut function))?;
+                return Ok((helpers, function));
+            }
+            napi_ok(node.env, sys::napi_get_named_property(node.env, helpers, name.as_ptr(), &mut function))?;
+            let mut reference = ptr::null_mut();
+            napi_ok(node.env, sys::napi_create_reference(node.env, function, 1, &mut reference))?;
+            node.helper_functions.push((key, reference));
+        }
+        Ok((helpers, function))
     }
 
     /// Keeps a host value for an isolate; returns its id.
@@ -260,8 +284,10 @@ impl NodeHost {
                 node.awaiting.insert(id, (reply, mode));
                 node.loop_work += 1;
                 let awaited = (|| -> napi::Result<()> {
-                    let id_value = convert::to_js(env, &crate::engine::transfer::Transfer::Number(id as f64))?;
-                    convert::helper(env, c"awaitHost", &[value, id_value])?;
+                    let id_value = convert::to_js(env, &Transfer::Number(id as f64))?;
+                    // (Under these modes a marker's bytes are what the isolate gets.)
+                    let copy_markers = convert::to_js(env, &Transfer::Bool(matches!(mode, Mode::Plain | Mode::Copy)))?;
+                    convert::helper(env, c"awaitHost", &[value, id_value, copy_markers])?;
                     Ok(())
                 })();
                 if let Err(e) = awaited {
@@ -277,6 +303,15 @@ impl NodeHost {
     pub fn host_settled(&self, id: u64, ok: bool, value: sys::napi_value) {
         let Some((reply, mode)) = self.node().awaiting.remove(&id) else { return };
         reply.fill(convert::export_settled(self.env(), value, ok, mode));
+        self.linger();
+    }
+
+    /// The promise of an `applySyncPromise` call settled with a `copyInto()` marker's bytes
+    /// (`awaitHost` passes them only under a mode that copies them).
+    pub fn host_settled_with_copy(&self, id: u64, bytes: sys::napi_value) {
+        let Some((reply, _)) = self.node().awaiting.remove(&id) else { return };
+        let env = self.env();
+        reply.fill(convert::buffer_bytes(env, bytes).map(|b| Transfer::Copy(SharedBytes::copy(b))).map_err(|e| convert::failure(env, e)));
         self.linger();
     }
 

@@ -232,6 +232,13 @@ pub fn host_settled(id: f64, ok: bool, value: Raw) -> napi::Result<()> {
     Ok(())
 }
 
+/// The promise of an `applySyncPromise` call settled with a `copyInto()` marker: its bytes.
+#[napi]
+pub fn host_settled_with_copy(id: f64, bytes: Raw) -> napi::Result<()> {
+    super::host::current()?.host_settled_with_copy(id as u64, bytes.0);
+    Ok(())
+}
+
 /// Bytes held by live ExternalCopy payloads (`ExternalCopy.totalExternalSize`).
 #[napi]
 pub fn total_external_size() -> f64 {
