@@ -39,6 +39,30 @@ describe('Reference to isolate values', () => {
     isolate.dispose()
   })
 
+  it('makes every marker single-use, on the host and inside the isolate, as isolated-vm does', () => {
+    const { isolate, context } = setupWithGlobal()
+    const copy = new ivm.ExternalCopy({ a: 1 })
+    const marker = copy.copyInto()
+    context.global.setSync('x', marker)
+    expect(thrown(() => context.global.setSync('y', marker)).message).toBe('The return value of `copyInto()` should only be used once')
+    context.global.setSync('ec', copy)
+    context.global.setSync('ref', new ivm.Reference({}))
+    const inside = context.evalSync(`
+      const out = []
+      const m = ec.copyInto()
+      ref.setSync('x', m)
+      try { ref.setSync('y', m); out.push('used twice') } catch (e) { out.push(e.message) }
+      const d = new ref.constructor({ b: 2 }).derefInto()
+      for (const key of ['p', 'q']) {
+        try { ref.setSync(key, d); out.push('landed') } catch (e) { out.push(e.message) }
+      }
+      out.join(' | ')`)
+    expect(inside).toBe(
+      'The return value of `copyInto()` should only be used once | Cannot dereference this into target isolate | The return value of `derefInto()` should only be used once',
+    )
+    isolate.dispose()
+  })
+
   it('marks derefInto({ release: true }) single-use and releases', () => {
     const { isolate, context } = setupWithGlobal()
     const obj = context.evalSync('({ x: 1 })', { reference: true })
@@ -114,6 +138,29 @@ describe('Reference to host values', () => {
     const result = await context.eval('new Promise((resolve) => resolve(myTool({ q: 1 }, "two")))', { promise: true, copy: true })
     expect(result).toEqual({ echoed: [{ q: 1 }, 'two'] })
     expect(calls).toEqual([[{ q: 1 }, 'two']])
+    isolate.dispose()
+  })
+
+  it('takes a copyInto() marker from a tool once: a marker is single-use with or without release', async () => {
+    const { isolate, context } = setupWithGlobal()
+    const marker = new ivm.ExternalCopy({ a: 1, list: [1, 2] }).copyInto()
+    await context.evalClosure("global['tool'] = () => $0.applySyncPromise(null, [])", [async () => marker], { arguments: { reference: true } })
+    expect(await context.eval('JSON.stringify(tool())')).toBe('{"a":1,"list":[1,2]}')
+    expect(await context.eval("try { tool(); 'used twice' } catch (e) { e.name + ': ' + e.message }")).toBe(
+      'Error: The return value of `copyInto()` should only be used once',
+    )
+    isolate.dispose()
+  })
+
+  it('refuses result options on applySyncPromise, with the frames of the calling code', async () => {
+    const { isolate, context } = setupWithGlobal()
+    await context.evalClosure("global['tool'] = () => $0.applySyncPromise(null, [], { result: { copy: true } })", [async () => 1], {
+      arguments: { reference: true },
+    })
+    const stack = await context.eval('function f() { return tool() }\ntry { f() } catch (e) { e.stack }')
+    expect(stack.split('\n')[0]).toBe('TypeError: `result` options are not available for `applySyncPromise`')
+    // (isolated-vm names the arrow `global.tool` and points at the property, col 29.)
+    expect(stack).toMatch(/\n {4}at f \(<isolated-vm>:1:23\)\n {4}at <isolated-vm>:2:7/)
     isolate.dispose()
   })
 

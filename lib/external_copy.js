@@ -106,7 +106,7 @@ class ExternalCopy {
     const release = !!options?.release
     const bytes = this[kState].bytes
     // A marker recognised wherever it is returned or passed: ours, or the native wire's own.
-    const marker = bytes !== undefined ? new CopyMarker(bytes, release) : this._wire().copyInto(release)
+    const marker = bytes !== undefined ? new CopyMarker(bytes) : this._wire().copyInto()
     if (release) this.release()
     return marker
   }

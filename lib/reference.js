@@ -83,7 +83,7 @@ class Reference {
     requireOptions(options, 1)
     const wire = this._isHost() ? this[kWire] : this._wireChecked()
     // The marker is the native wire itself, so that it is recognised wherever it is returned.
-    const marker = wire.derefInto(!!options?.release)
+    const marker = wire.derefInto()
     if (options?.release) this.release()
     return marker
   }

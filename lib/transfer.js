@@ -57,21 +57,19 @@ const kWire = Symbol('isolated-quickjs.wire')
 
 /**
  * The marker of `copyInto()` for a copy whose bytes are held in JavaScript: wherever it lands it
- * becomes a fresh copy of them (the native layer asks for them with `wireOf`). With `release`,
- * it may be used once.
+ * becomes a fresh copy of them (the native layer asks for them with `wireOf`). It may be used
+ * once, as isolated-vm's markers (with or without `release`).
  */
 class CopyMarker {
   #bytes
-  #once
-  constructor(bytes, once) {
+  constructor(bytes) {
     this.#bytes = bytes
-    this.#once = once
   }
 
   take() {
     const bytes = this.#bytes
     if (bytes === undefined) throw new Error('The return value of `copyInto()` should only be used once')
-    if (this.#once) this.#bytes = undefined
+    this.#bytes = undefined
     return bytes
   }
 }

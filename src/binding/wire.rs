@@ -18,18 +18,24 @@ pub struct Wire {
     inner: std::cell::RefCell<Option<Transfer>>,
     /// Whether this is the marker of `copyInto()` (for the single-use error text).
     copy_marker: bool,
-    /// A marker made with `release: true`: it may be handed over once.
+    /// A marker (of `copyInto()` or `derefInto()`): it may be handed over once, as in isolated-vm
+    /// (with or without `release`).
     single_use: bool,
 }
 
 impl Wire {
     pub fn new(inner: Transfer) -> Self {
-        Self::marker(inner, false, false)
+        Self::with(inner, false, false)
+    }
+
+    /// The single-use marker of `copyInto()` (`copy_marker`) or of `derefInto()`.
+    fn marker(inner: Transfer, copy_marker: bool) -> Self {
+        Self::with(inner, copy_marker, true)
     }
 
     /// Every host-side handle to an isolate value keeps that isolate from being disposed
     /// automatically (it is disposed when the last one, the Isolate object included, is gone).
-    fn marker(inner: Transfer, copy_marker: bool, single_use: bool) -> Self {
+    fn with(inner: Transfer, copy_marker: bool, single_use: bool) -> Self {
         if let Some(isolate) = inner.held_isolate() {
             isolate.retain_host_handle();
         }
@@ -116,9 +122,9 @@ impl Wire {
 
     /// The marker of `externalCopy.copyInto()`: a fresh copy wherever it lands.
     #[napi]
-    pub fn copy_into(&self, release: bool) -> napi::Result<Wire> {
+    pub fn copy_into(&self) -> napi::Result<Wire> {
         match self.transfer()? {
-            Transfer::ExternalCopy(bytes) | Transfer::Copy(bytes) => Ok(Wire::marker(Transfer::Copy(bytes), true, release)),
+            Transfer::ExternalCopy(bytes) | Transfer::Copy(bytes) => Ok(Wire::marker(Transfer::Copy(bytes), true)),
             _ => Err(napi::Error::from_reason("not a copy")),
         }
     }
@@ -134,12 +140,12 @@ impl Wire {
 
     /// The marker that becomes the referenced value in its own isolate.
     #[napi]
-    pub fn deref_into(&self, env: Env, release: bool) -> napi::Result<Wire> {
+    pub fn deref_into(&self, env: Env) -> napi::Result<Wire> {
         let marker = match &*self.inner.borrow() {
             Some(Transfer::HostReference(r)) | Some(Transfer::HostFunction(r, _)) => Transfer::HostDeref(r.clone()),
             _ => Transfer::Deref(self.handle(&env)?),
         };
-        Ok(Wire::marker(marker, false, release))
+        Ok(Wire::marker(marker, false))
     }
 
     #[napi]

@@ -208,6 +208,10 @@ fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared,
             if mode == CallMode::SyncPromise && !matches!(prepared.target, Target::Host(_)) {
                 return Err(Thrown::type_error("applySyncPromise may only be used on functions that live in the host"));
             }
+            // (The result is always copied back: isolated-vm refuses any other say in it.)
+            if mode == CallMode::SyncPromise && (prepared.options.promise || matches!(prepared.options.mode, Mode::Copy | Mode::ExternalCopy)) {
+                return Err(Thrown::type_error("`result` options are not available for `applySyncPromise`"));
+            }
             let result = perform(prepared, mode)?;
             transfer::import(ctx, isolate, &result)
         }
@@ -344,7 +348,8 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
             if release {
                 *class.borrow().transfer.borrow_mut() = None;
             }
-            wrap(ctx, Kind::DerefMarker, marker, release)
+            // (Markers are single-use, as isolated-vm's, with or without `release`.)
+            wrap(ctx, Kind::DerefMarker, marker, true)
         }
         (Kind::Reference, _) => {
             let target = Target::of(&transfer).ok_or_else(|| Thrown::plain(text::REFERENCE_RELEASED))?;
@@ -415,7 +420,7 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
             if release {
                 *class.borrow().transfer.borrow_mut() = None;
             }
-            wrap(ctx, Kind::CopyMarker, Transfer::Copy(bytes), release)
+            wrap(ctx, Kind::CopyMarker, Transfer::Copy(bytes), true)
         }
         _ => Err(Thrown::type_error(format!("Illegal invocation of {name}"))),
     }

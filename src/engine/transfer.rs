@@ -270,7 +270,9 @@ pub fn error_value<'js>(ctx: &Ctx<'js>, info: &ErrorInfo) -> Value<'js> {
         if !standard {
             err.set("name", info.name.as_str())?;
         }
-        if !info.stack.is_empty() {
+        // A stack with frames came from where the error was thrown; one without (an error of
+        // ours, raised by an operation called here) keeps the frames captured here, as V8's do.
+        if info.stack.contains('\n') {
             err.set("stack", info.stack.as_str())?;
         }
         Ok(err.into_value())
