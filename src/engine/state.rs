@@ -132,6 +132,8 @@ pub struct IsolateState {
     contexts: RefCell<Table<Context>>,
     /// A context of our own, for when no user context exists (see `any_context`).
     scratch: RefCell<Option<Context>>,
+    /// Whether an ExternalCopy was ever held here (see `spare::discard`).
+    held_external_copy: std::cell::Cell<bool>,
     /// A user context made ahead of time, sandbox classes installed, for the first
     /// `createContext` (see `spare`).
     ready: RefCell<Option<Context>>,
@@ -220,6 +222,7 @@ impl IsolateState {
             scripts: RefCell::default(),
             contexts: RefCell::default(),
             scratch: RefCell::default(),
+            held_external_copy: std::cell::Cell::new(false),
             ready: RefCell::new(None),
             modules: RefCell::default(),
             module_compiler: RefCell::new(None),
@@ -306,8 +309,8 @@ impl IsolateState {
         Ok(true)
     }
 
-    /// Lets go of every value, context and compiled script, leaving the runtime empty but for
-    /// garbage in cycles (`collect_garbage`): the first step of freeing it.
+    /// Lets go of every value, context and compiled script that we hold: the first step of
+    /// freeing the runtime (see `spare`).
     pub fn clear(&self) {
         self.rejections.lock().unwrap().0.clear();
         self.handles.borrow_mut().clear();
@@ -320,13 +323,13 @@ impl IsolateState {
         self.module_compiler.borrow_mut().take();
     }
 
-    /// Frees the runtime's unreachable objects now (the second step of freeing it).
-    pub fn collect_garbage(&self) {
-        let rt = self.raw_runtime();
-        if !rt.is_null() {
-            // SAFETY: the caller owns the runtime (and has aimed its stack check).
-            unsafe { qjs::JS_RunGC(rt) };
-        }
+    /// Notes that an ExternalCopy is held here (its payload counts in `totalExternalSize`).
+    pub fn note_external_copy(&self) {
+        self.held_external_copy.set(true);
+    }
+
+    pub fn held_external_copy(&self) -> bool {
+        self.held_external_copy.get()
     }
 
     pub fn release_context(&self, id: u32) {
