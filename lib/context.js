@@ -2,7 +2,7 @@
 // Context: one realm (global object and builtins) inside an isolate.
 const { hide } = require('./internal')
 const { defineSpellings, requireString, requireArgs, requireOptions } = require('./runner')
-const { transferMode, timeoutOf, originOf, encode } = require('./transfer')
+const { transferMode, timeoutOf, originOf, encode, rejectingError } = require('./transfer')
 const { track, untrack } = require('./handles')
 
 class Context {
@@ -15,11 +15,12 @@ class Context {
   }
 
   _check() {
-    if (this._released) throw new Error('Context is released')
+    if (this._released) throw rejectingError(Error, 'Context is released')
   }
 
   get global() {
-    this._check()
+    // (isolated-vm's is gone with the context.)
+    if (this._released) return undefined
     if (this._global === undefined) this._global = this._isolate._native.global(this._id)
     return this._global
   }

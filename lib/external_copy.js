@@ -15,6 +15,8 @@ const { kWire, cloneBytes, deserialize, CopyMarker } = require('./transfer')
 const LAZY_MAX = 64 * 1024
 const kState = Symbol('isolated-quickjs.externalCopy')
 const RELEASED = 'Copy has been released'
+// A copy of an ArrayBuffer (or a view) whose bytes were moved out by `transferIn`.
+const MOVED = 'Array buffer is invalid'
 
 // Bytes of copies still held here, for `totalExternalSize` (the native payloads count there).
 // A garbage-collected copy stops counting when its registration fires, as isolated-vm's stop
@@ -40,14 +42,15 @@ function dropHere(state) {
 
 class ExternalCopy {
   constructor(value, options) {
-    if (arguments.length < 1) requireArgs(arguments, 1)
+    if (arguments.length < 1) throw new TypeError('`ExternalCopy` requires at least 1 parameter')
     if (options !== undefined) requireOptions(options, 2)
     const transferList = options?.transferList
     if (transferList !== undefined && !Array.isArray(transferList)) {
       throw new TypeError('`transferList` must be an array')
     }
     const bytes = cloneBytes(value)
-    const state = { bytes: undefined, held: undefined, wire: undefined }
+    // (`buffer`: a copy of an ArrayBuffer or a view, whose bytes `transferIn` moves out.)
+    const state = { bytes: undefined, held: undefined, wire: undefined, buffer: value instanceof ArrayBuffer || ArrayBuffer.isView(value), moved: false }
     if (bytes.length <= LAZY_MAX) {
       state.bytes = bytes
       state.held = holdHere(this, bytes)
@@ -68,7 +71,7 @@ class ExternalCopy {
   /** An ExternalCopy around a native payload (one that came out of an isolate). */
   static fromWire(wire) {
     const copy = Object.create(ExternalCopy.prototype)
-    hide(copy, kState, { bytes: undefined, held: undefined, wire })
+    hide(copy, kState, { bytes: undefined, held: undefined, wire, buffer: false, moved: false })
     return copy
   }
 
@@ -95,24 +98,34 @@ class ExternalCopy {
 
   copy(options) {
     requireOptions(options, 1)
-    const bytes = this[kState].bytes
+    const state = this[kState]
+    if (state.moved) throw new Error(MOVED)
+    const bytes = state.bytes
     const value = bytes !== undefined ? deserialize(bytes) : this._wire().materialize()
+    // As isolated-vm: the buffer now belongs to the copy made, and the ExternalCopy has none.
+    if (options?.transferIn && state.buffer) state.moved = true
     if (options?.release) this.release()
     return value
   }
 
   copyInto(options) {
     requireOptions(options, 1)
+    const state = this[kState]
+    if (state.moved) throw new Error(MOVED)
     const release = !!options?.release
-    const bytes = this[kState].bytes
-    // A marker recognised wherever it is returned or passed: ours, or the native wire's own.
-    const marker = bytes !== undefined ? new CopyMarker(bytes) : this._wire().copyInto()
+    const moves = !!options?.transferIn && state.buffer
+    const bytes = state.bytes
+    // A marker recognised wherever it is returned or passed: ours, or the native wire's own
+    // (which cannot report its landing: a move then happens now).
+    const marker = bytes !== undefined ? new CopyMarker(bytes, moves ? () => (state.moved = true) : undefined) : this._wire().copyInto()
+    if (moves && bytes === undefined) state.moved = true
     if (release) this.release()
     return marker
   }
 
   release() {
     const state = this[kState]
+    if (state.bytes === undefined && (state.wire === undefined || state.wire.released)) throw new Error(RELEASED)
     if (state.bytes !== undefined) dropHere(state)
     state.wire?.release()
   }

@@ -5,7 +5,7 @@ const native = require('./binding')
 const { defineSpellings, afterward, requireString, requireOptions, requireArgs } = require('./runner')
 const { Context } = require('./context')
 const { Script } = require('./script')
-const { originOf, optionError } = require('./transfer')
+const { originOf, rejectingError } = require('./transfer')
 const { ExternalCopy } = require('./external_copy')
 const { Module, kCompiled, checkModuleOptions } = require('./module')
 
@@ -50,21 +50,30 @@ class Isolate {
     return Promise.reject(notSupported('The CPU profiler'))
   }
 
+  // (These three are gone with the isolate, as in isolated-vm.)
   get referenceCount() {
+    this._checkAlive()
     return this._native.referenceCount
   }
 
   /** CPU time of the threads while they ran this isolate, in nanoseconds. */
   get cpuTime() {
+    this._checkAlive()
     return BigInt(Math.round(this._native.times()[0]))
   }
 
   /** Elapsed time while the isolate ran, in nanoseconds. */
   get wallTime() {
+    this._checkAlive()
     return BigInt(Math.round(this._native.times()[1]))
   }
 
+  _checkAlive() {
+    if (this.isDisposed) throw new Error('Isolate is disposed')
+  }
+
   _heapStatistics() {
+    // (isolated-vm's sync spelling says "Isolated", its async one "Isolate": see below.)
     if (this.isDisposed) throw new Error('Isolated is disposed')
     const [used, limit] = this._native.heap()
     // The keys of Node's v8.getHeapStatistics(); QuickJS has one malloc'd heap, so the size
@@ -93,11 +102,8 @@ class Isolate {
   }
 
   getHeapStatistics() {
-    try {
-      return Promise.resolve(this._heapStatistics())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    if (this.isDisposed) return Promise.reject(new Error('Isolate is disposed'))
+    return Promise.resolve(this._heapStatistics())
   }
 }
 
@@ -163,9 +169,9 @@ defineSpellings(
 function cachedDataOf(options) {
   const cached = options?.cachedData
   if (cached === undefined) return undefined
-  if (cached === null || typeof cached !== 'object') throw optionError(TypeError, '`cachedData` must be an object')
+  if (cached === null || typeof cached !== 'object') throw rejectingError(TypeError, '`cachedData` must be an object')
   const buffer = cached instanceof ExternalCopy ? cached.copy() : undefined
-  if (!(buffer instanceof ArrayBuffer)) throw optionError(TypeError, '`cachedData` must be an ExternalCopy to ArrayBuffer')
+  if (!(buffer instanceof ArrayBuffer)) throw rejectingError(TypeError, '`cachedData` must be an ExternalCopy to ArrayBuffer')
   return Buffer.from(buffer)
 }
 

@@ -3,7 +3,7 @@
 // context with the dependencies the host's resolve callback picks, evaluated once.
 const { hide } = require('./internal')
 const { defineSpellings, afterward, requireArgs, requireOptions } = require('./runner')
-const { optionError, timeoutOf } = require('./transfer')
+const { rejectingError, timeoutOf } = require('./transfer')
 const { Context } = require('./context')
 const { track, untrack } = require('./handles')
 
@@ -106,7 +106,7 @@ defineSpellings(
     if (typeof resolve !== 'function') throw new TypeError('`undefined` requires parameter 2 to be a function')
     this._check()
     context._check()
-    if (context._isolate !== this._isolate) throw new TypeError('Invalid context')
+    if (context._isolate !== this._isolate) throw rejectingError(Error, 'Invalid context')
     const native = this._isolate._native
     const finish = ([referrers, specifiers, targets]) =>
       afterward(native.instantiateModule(mode, this._id, context._id, referrers, specifiers, targets), () => {
@@ -132,7 +132,7 @@ defineSpellings(
 
 /** `compileModule`'s options: a `meta` callback only works for compiles made inside an isolate. */
 function checkModuleOptions(options) {
-  if (options?.meta !== undefined) throw optionError(Error, '`meta` callback must belong to entered isolate')
+  if (options?.meta !== undefined) throw rejectingError(Error, '`meta` callback must belong to entered isolate')
 }
 
 module.exports = { Module, kCompiled, checkModuleOptions }

@@ -5,14 +5,14 @@
 // reads own properties only (unless `unsafeInherit`) and refuses accessors unless `accessors` is
 // set; `set` deletes the key and defines a plain data property, so no setter ever runs.
 const { types } = require('node:util')
-const { optionError } = require('./transfer')
+const { rejectingError } = require('./transfer')
 
 const isProxy = types?.isProxy ?? (() => false)
 
 /** Async spellings report a bad key as a rejection, as isolated-vm does (kRejects). */
 function checkKey(key) {
   if (typeof key === 'string' || (Number.isInteger(key) && key >= 0 && key <= 0xffffffff)) return
-  throw optionError(TypeError, 'Invalid `key`')
+  throw rejectingError(TypeError, 'Invalid `key`')
 }
 
 function checkTarget(target) {

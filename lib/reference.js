@@ -64,7 +64,9 @@ class Reference {
   get typeof() {
     if (this._isHost()) {
       const value = this._hostValue()
-      return value === null ? 'null' : typeof value
+      const type = value === null ? 'null' : typeof value
+      // (isolated-vm knows no symbol or bigint kind: those read "object")
+      return type === 'symbol' || type === 'bigint' ? 'object' : type
     }
     const wire = this._wire
     if (wire.released) throw new Error(kReleased)
@@ -90,10 +92,12 @@ class Reference {
 
   release() {
     if (this._isHost()) {
+      if (this._released) throw new Error(kReleased)
       this._released = true
       this._hostWire?.release()
       this[kHost] = undefined
     } else {
+      if (this._wire.released) throw new Error(kReleased)
       this._wire.release()
     }
   }

@@ -2,7 +2,7 @@
 // Script: code compiled once, runnable many times in any context of its isolate.
 const { hide } = require('./internal')
 const { defineSpellings, requireArgs } = require('./runner')
-const { transferMode, timeoutOf } = require('./transfer')
+const { transferMode, timeoutOf, rejectingError } = require('./transfer')
 const { track, untrack } = require('./handles')
 const { Context } = require('./context')
 
@@ -26,9 +26,9 @@ defineSpellings(Script, 'run', function (mode, ...args) {
   requireArgs(args, 1)
   const [context, options] = args
   if (!(context instanceof Context)) throw new TypeError('`undefined` requires parameter 1 to be something else')
-  if (this._released) throw new Error('Script has been released')
+  if (this._released) throw rejectingError(Error, 'Script has been released')
   context._check()
-  if (context._isolate !== this._isolate) throw new TypeError('Invalid context')
+  if (context._isolate !== this._isolate) throw rejectingError(Error, 'Invalid context')
   const [transfer, promise] = transferMode(options)
   const timeout = timeoutOf(options)
   const result = this._isolate._native.runScript(mode, this._id, context._id, timeout, transfer, promise)

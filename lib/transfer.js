@@ -62,21 +62,28 @@ const kWire = Symbol('isolated-quickjs.wire')
  */
 class CopyMarker {
   #bytes
-  constructor(bytes) {
+  #landed
+  /** `landed()` is called when the marker is used (copyInto({ transferIn }) moves a buffer out). */
+  constructor(bytes, landed) {
     this.#bytes = bytes
+    this.#landed = landed
   }
 
   take() {
     const bytes = this.#bytes
     if (bytes === undefined) throw new Error('The return value of `copyInto()` should only be used once')
     this.#bytes = undefined
+    this.#landed?.()
     return bytes
   }
 }
-/** Marks errors about options: async spellings report them as rejections, as isolated-vm does. */
+/**
+ * Marks errors found before any work starts (bad options, a released or foreign context): async
+ * spellings report them as rejections, sync ones throw them, as isolated-vm does.
+ */
 const kRejects = Symbol('isolated-quickjs.rejects')
 
-function optionError(Ctor, message) {
+function rejectingError(Ctor, message) {
   const error = new Ctor(message)
   error[kRejects] = true
   return error
@@ -91,7 +98,7 @@ function transferMode(options) {
   if (typeof options !== 'object') throw new TypeError('`options` must be an object')
   const { copy, externalCopy, reference, promise } = options
   if (!!copy + !!externalCopy + !!reference > 1) {
-    throw optionError(TypeError, 'Only one of `copy`, `externalCopy`, or `reference` may be set')
+    throw rejectingError(TypeError, 'Only one of `copy`, `externalCopy`, or `reference` may be set')
   }
   return [copy ? 1 : externalCopy ? 2 : reference ? 3 : 0, !!promise]
 }
@@ -102,7 +109,7 @@ const isInt32 = (value) => Number.isInteger(value) && value >= -0x80000000 && va
 function timeoutOf(options) {
   const timeout = options?.timeout
   if (timeout == null) return 0
-  if (!isInt32(timeout)) throw optionError(TypeError, '`timeout` must be a 32-bit number')
+  if (!isInt32(timeout)) throw rejectingError(TypeError, '`timeout` must be a 32-bit number')
   return Math.max(timeout, 0)
 }
 
@@ -110,7 +117,7 @@ function timeoutOf(options) {
 const DEFAULT_ORIGIN = Object.freeze(['<isolated-vm>', 0, 0])
 
 function checkInt32Option(name, value) {
-  if (value != null && !isInt32(value)) throw optionError(TypeError, `\`${name}\` must be a 32-bit number`)
+  if (value != null && !isInt32(value)) throw rejectingError(TypeError, `\`${name}\` must be a 32-bit number`)
 }
 
 function originOf(options) {
@@ -118,7 +125,7 @@ function originOf(options) {
   const { filename, lineOffset, columnOffset } = options
   // (The common case, nothing given, allocates nothing.)
   if (filename === undefined && lineOffset === undefined && columnOffset === undefined) return DEFAULT_ORIGIN
-  if (filename != null && typeof filename !== 'string') throw optionError(TypeError, '`filename` must be a string')
+  if (filename != null && typeof filename !== 'string') throw rejectingError(TypeError, '`filename` must be a string')
   checkInt32Option('lineOffset', lineOffset)
   checkInt32Option('columnOffset', columnOffset)
   return [filename ?? '<isolated-vm>', lineOffset ?? 0, columnOffset ?? 0]
@@ -252,4 +259,4 @@ function settleWithCopy(id, marker) {
 
 const standardErrors = { Error, TypeError, RangeError, SyntaxError, ReferenceError }
 
-module.exports = { kWire, kFromIsolate, kRejects, optionError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize, cloneBytes, CopyMarker }
+module.exports = { kWire, kFromIsolate, kRejects, rejectingError, transferMode, timeoutOf, originOf, encode, helpers, serialize, deserialize, cloneBytes, CopyMarker }

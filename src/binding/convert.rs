@@ -107,7 +107,7 @@ pub fn from_js(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Trans
         return Ok(p);
     }
     match type_of(env, value)? {
-        sys::ValueType::napi_function => Ok(Transfer::HostFunction(host_ref(env, value)?, CallMode::Sync)),
+        sys::ValueType::napi_function => host_function(env, value, CallMode::Sync),
         sys::ValueType::napi_object => match wire(env, value) {
             Some(t) => t,
             None => Err(napi::Error::new(napi::Status::InvalidArg, "A non-transferable value was passed")),
@@ -118,20 +118,40 @@ pub fn from_js(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Trans
 
 /// Keeps a host value for an isolate.
 pub fn host_ref(env: sys::napi_env, value: sys::napi_value) -> napi::Result<std::sync::Arc<HostRef>> {
+    keep(env, value, String::new(), 0)
+}
+
+/// A host function as a plain function in an isolate, with its `name` and `length`.
+pub fn host_function(env: sys::napi_env, value: sys::napi_value, mode: CallMode) -> napi::Result<Transfer> {
+    let mut name = ptr::null_mut();
+    let mut length = ptr::null_mut();
+    // SAFETY: property reads on a live function of this environment.
+    unsafe {
+        napi_ok(env, sys::napi_get_named_property(env, value, c"name".as_ptr(), &mut name))?;
+        napi_ok(env, sys::napi_get_named_property(env, value, c"length".as_ptr(), &mut length))?;
+    }
+    let name = if type_of(env, name)? == sys::ValueType::napi_string { string(env, name)? } else { String::new() };
+    let length = match primitive(env, length)? {
+        Some(Transfer::Number(n)) if n >= 0.0 => n as u32,
+        _ => 0,
+    };
+    Ok(Transfer::HostFunction(keep(env, value, name, length)?, mode))
+}
+
+fn keep(env: sys::napi_env, value: sys::napi_value, name: String, length: u32) -> napi::Result<std::sync::Arc<HostRef>> {
     let type_of = match type_of(env, value)? {
         sys::ValueType::napi_undefined => "undefined",
         sys::ValueType::napi_null => "null",
         sys::ValueType::napi_boolean => "boolean",
         sys::ValueType::napi_number => "number",
         sys::ValueType::napi_string => "string",
-        sys::ValueType::napi_symbol => "symbol",
-        sys::ValueType::napi_bigint => "bigint",
         sys::ValueType::napi_function => "function",
+        // (symbols and bigints too, as in isolated-vm: see `transfer::type_of`)
         _ => "object",
     };
     let host = current()?;
     let id = host.keep(value)?;
-    Ok(std::sync::Arc::new(HostRef { id, host, type_of }))
+    Ok(std::sync::Arc::new(HostRef { id, host, type_of, name, length }))
 }
 
 fn serialized(env: sys::napi_env, value: sys::napi_value, helper_name: &'static std::ffi::CStr) -> napi::Result<Vec<u8>> {
@@ -163,6 +183,10 @@ pub fn external_copy(env: sys::napi_env, value: sys::napi_value) -> napi::Result
 pub fn export_host(env: sys::napi_env, value: sys::napi_value, mode: Mode) -> napi::Result<Transfer> {
     match mode {
         Mode::Copy => from_js_copy(env, value),
+        Mode::CallbackResult => match type_of(env, value)? {
+            sys::ValueType::napi_function => host_function(env, value, CallMode::Sync),
+            _ => from_js_copy(env, value),
+        },
         Mode::ExternalCopy => external_copy(env, value),
         Mode::Reference => Ok(Transfer::HostReference(host_ref(env, value)?)),
         Mode::Plain => {
@@ -173,7 +197,7 @@ pub fn export_host(env: sys::napi_env, value: sys::napi_value, mode: Mode) -> na
                 return t;
             }
             match type_of(env, value)? {
-                sys::ValueType::napi_function => Ok(Transfer::HostFunction(host_ref(env, value)?, CallMode::Sync)),
+                sys::ValueType::napi_function => host_function(env, value, CallMode::Sync),
                 _ => Ok(Transfer::HostReference(host_ref(env, value)?)),
             }
         }

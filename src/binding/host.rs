@@ -286,7 +286,7 @@ impl NodeHost {
                 let awaited = (|| -> napi::Result<()> {
                     let id_value = convert::to_js(env, &Transfer::Number(id as f64))?;
                     // (Under these modes a marker's bytes are what the isolate gets.)
-                    let copy_markers = convert::to_js(env, &Transfer::Bool(matches!(mode, Mode::Plain | Mode::Copy)))?;
+                    let copy_markers = convert::to_js(env, &Transfer::Bool(matches!(mode, Mode::Plain | Mode::Copy | Mode::CallbackResult)))?;
                     convert::helper(env, c"awaitHost", &[value, id_value, copy_markers])?;
                     Ok(())
                 })();

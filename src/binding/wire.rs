@@ -228,7 +228,7 @@ pub fn wire_callback(env: Env, callback: Raw, mode: u32) -> napi::Result<Wire> {
         2 => CallMode::Ignored,
         _ => CallMode::Sync,
     };
-    Ok(Wire::new(Transfer::HostFunction(super::convert::host_ref(env.raw(), callback.0)?, mode)))
+    Ok(Wire::new(super::convert::host_function(env.raw(), callback.0, mode)?))
 }
 
 /// The promise of an `applySyncPromise` call settled (called by index.js).

@@ -29,6 +29,10 @@ pub struct HostRef {
     pub host: Arc<dyn Host>,
     /// `typeof` of the value, with `null` for null.
     pub type_of: &'static str,
+    /// A function's `name` and `length`, which the callable an isolate gets for it carries, as
+    /// isolated-vm's (empty and 0 for a value held as a Reference).
+    pub name: String,
+    pub length: u32,
 }
 
 impl Drop for HostRef {

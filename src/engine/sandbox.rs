@@ -115,6 +115,10 @@ pub fn unwrap(value: &Value) -> Option<Result<Transfer, Thrown>> {
 /// A plain function in the isolate that performs `apply` on a host function or on a function of
 /// another isolate (Callbacks, and functions returned by `get`/`apply`).
 pub fn callable<'js>(ctx: &Ctx<'js>, target: Target, mode: CallMode) -> Result<Value<'js>, Thrown> {
+    let signature = match &target {
+        Target::Host(function) => Some((function.name.clone(), function.length as usize)),
+        Target::Isolate(_) => None,
+    };
     let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, this: This<Value<'js>>, args: Rest<Value<'js>>| {
         let isolate = Isolate::current().expect("sandbox function called outside its isolate");
         let prepared = (|| -> Result<Prepared, Thrown> {
@@ -122,8 +126,8 @@ pub fn callable<'js>(ctx: &Ctx<'js>, target: Target, mode: CallMode) -> Result<V
             let this = if this.0.is_undefined() || this.0.is_object() { Transfer::Undefined } else { copy(&this.0)? };
             let args = args.0.iter().map(copy).collect::<Result<Vec<_>, _>>()?;
             // As in isolated-vm, the result is copied as it is (an async Callback does not await a
-            // promise its function returns).
-            Ok(Prepared { target: target.clone(), op: Op::Apply { this, args }, options: RunOptions { mode: Mode::Copy, ..Default::default() } })
+            // promise its function returns), but for functions and our own objects.
+            Ok(Prepared { target: target.clone(), op: Op::Apply { this, args }, options: RunOptions { mode: Mode::CallbackResult, ..Default::default() } })
         })();
         let spelling = match mode {
             CallMode::Sync => SYNC,
@@ -135,6 +139,9 @@ pub fn callable<'js>(ctx: &Ctx<'js>, target: Target, mode: CallMode) -> Result<V
         result.map_err(|thrown| transfer::throw(&ctx, &isolate, thrown))
     })
     .map_err(|e| Thrown::plain(e.to_string()))?;
+    if let Some((name, length)) = signature {
+        f.set_name(name).and_then(|_| f.set_length(length)).map_err(|e| Thrown::plain(e.to_string()))?;
+    }
     Ok(f.into_value())
 }
 
@@ -213,8 +220,9 @@ fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared,
             if mode == CallMode::SyncPromise && !matches!(prepared.target, Target::Host(_)) {
                 return Err(Thrown::type_error("applySyncPromise may only be used on functions that live in the host"));
             }
-            // (The result is always copied back: isolated-vm refuses any other say in it.)
-            if mode == CallMode::SyncPromise && (prepared.options.promise || matches!(prepared.options.mode, Mode::Copy | Mode::ExternalCopy)) {
+            // (The result is always copied back: isolated-vm refuses any say in it, even
+            // `reference: true`.)
+            if mode == CallMode::SyncPromise && (prepared.options.promise || prepared.options.mode != Mode::Plain) {
                 return Err(Thrown::type_error("`result` options are not available for `applySyncPromise`"));
             }
             let result = perform(prepared, mode)?;
@@ -318,7 +326,10 @@ fn op<'js>(ctx: &Ctx<'js>, this: Value<'js>, name: &str, spelling: i32, args: &[
     let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
     let undefined = || Value::new_undefined(ctx.clone());
     if name == "release" {
-        *class.borrow().transfer.borrow_mut() = None;
+        // (A second release throws, as in isolated-vm.)
+        if class.borrow().transfer.borrow_mut().take().is_none() {
+            return Err(Thrown::plain(released_text(kind)));
+        }
         return Ok(undefined());
     }
     let transfer = transfer.ok_or_else(|| Thrown::plain(released_text(kind)))?;

@@ -130,6 +130,9 @@ pub enum Mode {
     Copy,
     ExternalCopy,
     Reference,
+    /// A Callback's result (isolated-vm's `{ fallback: Copy }`): our objects and markers pass as
+    /// themselves, functions become callables, anything else is copied.
+    CallbackResult,
 }
 
 /// What an operation does with a value that is not transferable without options.
@@ -160,6 +163,8 @@ fn primitive<'js>(value: &Value<'js>) -> Option<Transfer> {
     })
 }
 
+/// A Reference's `typeof`: JavaScript's, but for `null`, and symbols and bigints read "object",
+/// as isolated-vm's (which knows no other kinds).
 pub fn type_of(value: &Value) -> &'static str {
     use rquickjs::Type;
     match value.type_of() {
@@ -168,8 +173,6 @@ pub fn type_of(value: &Value) -> &'static str {
         Type::Bool => "boolean",
         Type::Int | Type::Float => "number",
         Type::String => "string",
-        Type::Symbol => "symbol",
-        Type::BigInt => "bigint",
         Type::Function | Type::Constructor => "function",
         _ => "object",
     }
@@ -200,7 +203,8 @@ pub fn clone_error(ctx: &Ctx, err: CloneError) -> Thrown {
 /// Exports a value from the isolate under `mode`, or the operation's `fallback`.
 pub fn export<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: Value<'js>, mode: Mode, fallback: Fallback) -> Result<Transfer, Thrown> {
     match mode {
-        Mode::Copy => export_copy(ctx, &value).map_err(|e| clone_error(ctx, e)),
+        // (Callbacks made inside an isolate are called by the host with `copy` options.)
+        Mode::Copy | Mode::CallbackResult => export_copy(ctx, &value).map_err(|e| clone_error(ctx, e)),
         Mode::ExternalCopy => {
             let bytes = v8_wire::write(ctx, &value).map_err(|e| clone_error(ctx, e))?;
             Ok(Transfer::ExternalCopy(SharedBytes::external(bytes)))

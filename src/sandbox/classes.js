@@ -38,7 +38,7 @@
 
   class ExternalCopy {
     constructor(value, options) {
-      if (arguments.length < 1) throw new TypeError('`undefined` requires at least 1 parameter')
+      if (arguments.length < 1) throw new TypeError('`ExternalCopy` requires at least 1 parameter')
       return make('externalCopy', value, options)
     }
     static get totalExternalSize() { return native.totalExternalSize() }
