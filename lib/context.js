@@ -2,7 +2,7 @@
 // Context: one realm (global object and builtins) inside an isolate.
 const { hide } = require('./internal')
 const { defineSpellings, requireString, requireArgs, requireOptions } = require('./runner')
-const { transferMode, timeoutOf, originOf, encode, rejectingError } = require('./transfer')
+const { kWire, transferMode, timeoutOf, originOf, encode, rejectingError } = require('./transfer')
 const { track, untrack } = require('./handles')
 
 class Context {
@@ -29,6 +29,11 @@ class Context {
     if (this._released) return
     this._released = true
     untrack(this._token)
+    // The global's Reference goes with the context, as in isolated-vm (References to its other
+    // objects stay usable); held on, it would keep the whole context alive until garbage
+    // collection of the host gets to it (~66 KiB a context).
+    if (this._global !== undefined && !this._global[kWire].released) this._global.release()
+    this._global = undefined
     if (!this._isolate.isDisposed) this._isolate._native.releaseContext(this._id)
   }
 }
