@@ -75,6 +75,22 @@ describe('releasing and disposing, as isolated-vm does', () => {
   })
 })
 
+describe('contexts of one isolate', () => {
+  it("keep apart: a host function in one has that context's Function, never another's globals", () => {
+    const isolate = new ivm.Isolate()
+    const first = isolate.createContextSync()
+    first.global.setSync('fa', () => 1)
+    first.evalSync('globalThis.secret = "first"')
+    const second = isolate.createContextSync()
+    second.global.setSync('fb', () => 2)
+    second.global.setSync('cb', new ivm.Callback(() => 3))
+    expect(second.evalSync('[fb, cb].map((f) => Object.getPrototypeOf(f) === Function.prototype).join()')).toBe('true,true')
+    expect(second.evalSync('typeof fb.constructor("return globalThis.secret")()')).toBe('undefined')
+    expect(first.evalSync('Object.getPrototypeOf(fa) === Function.prototype')).toBe(true)
+    isolate.dispose()
+  })
+})
+
 describe('values and errors, as isolated-vm gives them', () => {
   it('reports symbols and bigints as "object" in Reference.typeof', () => {
     const { isolate, context } = setup()

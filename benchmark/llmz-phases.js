@@ -5,7 +5,7 @@
 // (isolated-vm needs `node --no-node-snapshot` and `npm run bench` once, to install it.)
 const { load } = require('./implementations')
 const { runLLMz } = require('./llmz-driver')
-const { llmzWorkload } = require('./scenarios')
+const { llmzWorkload, AGENT_WARMUP } = require('./scenarios')
 
 const TIMED = {
   Isolate: ['createContext', 'compileScript', 'dispose'],
@@ -50,7 +50,7 @@ async function main() {
   const calls = []
   instrument(ivm, calls)
   const { program, contextObject } = llmzWorkload()
-  for (let i = 0; i < 200; i++) await runLLMz(ivm, program, contextObject(), {})
+  for (let i = 0; i < AGENT_WARMUP; i++) await runLLMz(ivm, program, contextObject(), {})
   const samples = []
   for (let i = 0; i < executions; i++) {
     await pause()

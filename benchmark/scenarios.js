@@ -271,4 +271,4 @@ const scenarios = {
   },
 }
 
-module.exports = { scenarios, perCall, perCallSync, mixedObject, llmzWorkload }
+module.exports = { scenarios, perCall, perCallSync, mixedObject, llmzWorkload, AGENT_WARMUP }

@@ -119,7 +119,7 @@ pub fn callable<'js>(ctx: &Ctx<'js>, target: Target, mode: CallMode) -> Result<V
         Target::Host(function) => Some((function.name.clone(), function.length as usize)),
         Target::Isolate(_) => None,
     };
-    let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, this: This<Value<'js>>, args: Rest<Value<'js>>| {
+    let f = native_function(ctx, move |ctx: Ctx<'js>, this: This<Value<'js>>, args: Rest<Value<'js>>| {
         let isolate = Isolate::current().expect("sandbox function called outside its isolate");
         let prepared = (|| -> Result<Prepared, Thrown> {
             let copy = |v: &Value<'js>| transfer::export_copy(&ctx, v).map_err(|e| clone_error(&ctx, e));
@@ -494,24 +494,35 @@ fn throw_here(ctx: &Ctx, thrown: Thrown) -> rquickjs::Error {
     transfer::throw(ctx, &isolate, thrown)
 }
 
+/// `Function::new`, with the calling context's `Function.prototype`. rquickjs gives every Rust
+/// function of a runtime the prototype of the first context that made one, which would hand code
+/// in one context the `Function` constructor, and so the globals, of another.
+fn native_function<'js, P, F: rquickjs::function::IntoJsFunc<'js, P> + 'js>(ctx: &Ctx<'js>, f: F) -> rquickjs::Result<Function<'js>> {
+    let function = Function::new(ctx.clone(), f)?;
+    if let Some(object) = function.as_object() {
+        object.set_prototype(Some(&Function::prototype(ctx.clone())))?;
+    }
+    Ok(function)
+}
+
 /// The native hooks handed to the prelude of each context.
 pub fn hooks<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let hooks = Object::new(ctx.clone())?;
     hooks.set(
         "op",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, this: Value<'js>, name: String, spelling: i32, args: Rest<Value<'js>>| {
+        native_function(ctx, |ctx: Ctx<'js>, this: Value<'js>, name: String, spelling: i32, args: Rest<Value<'js>>| {
             op(&ctx, this, &name, spelling, &args.0).map_err(|thrown| throw_here(&ctx, thrown))
         })?,
     )?;
     hooks.set(
         "make",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, kind: String, value: Value<'js>, options: Value<'js>| {
+        native_function(ctx, |ctx: Ctx<'js>, kind: String, value: Value<'js>, options: Value<'js>| {
             make(&ctx, &kind, value, options.as_object().cloned()).map_err(|thrown| throw_here(&ctx, thrown))
         })?,
     )?;
     hooks.set(
         "totalExternalSize",
-        Function::new(ctx.clone(), || SharedBytes::total_external() as f64)?,
+        native_function(ctx, || SharedBytes::total_external() as f64)?,
     )?;
     Ok(hooks)
 }
