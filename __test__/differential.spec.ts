@@ -162,4 +162,45 @@ describe('values and errors, as isolated-vm gives them', () => {
     expect(context.evalSync('try { bad() } catch (e) { e.name + ": " + e.message }')).toMatch(/^TypeError: f\(\) \{[\s\S]*\} could not be cloned\.$/)
     isolate.dispose()
   })
+
+  it('carries strings with lone surrogates both ways, intact', () => {
+    const { isolate, context } = setup()
+    const units = (text: string) => [...text].map((c) => c.charCodeAt(0).toString(16)).join(' ')
+    expect(units(context.evalSync('"a\\ud800b"'))).toBe('61 d800 62')
+    context.global.setSync('s', 'x\udc00y')
+    expect(context.evalSync('[...s].map((c) => c.charCodeAt(0).toString(16)).join(" ")')).toBe('78 dc00 79')
+    expect(units(context.global.getSync('s'))).toBe('78 dc00 79')
+    context.global.setSync('cb', new ivm.Callback((v: string) => v + '\ud801'))
+    expect(context.evalSync('cb("q").charCodeAt(1).toString(16)')).toBe('d801')
+    expect(context.evalClosureSync('return $0.charCodeAt(0).toString(16)', ['\udfff'])).toBe('dfff')
+    isolate.dispose()
+  })
+
+  it('transfers the arguments and receiver of apply on a host Reference as it transfers any others', () => {
+    const describe = new ivm.Reference(function (this: unknown, ...args: unknown[]) {
+      return JSON.stringify(args.map((x) => (x instanceof ivm.Reference ? 'Reference' : x instanceof ivm.ExternalCopy ? 'ExternalCopy' : typeof x === 'function' ? 'function' : x)))
+    })
+    expect(describe.applySync(null, [1, 's', null, new ivm.Reference(1), () => 1])).toBe('[1,"s",null,"Reference","function"]')
+    expect(describe.applySync(null, [{ a: 1 }], { arguments: { copy: true } })).toBe('[{"a":1}]')
+    expect(describe.applySync(null, [{ a: 1 }], { arguments: { externalCopy: true } })).toBe('["ExternalCopy"]')
+    expect(describe.applySync(null, [{ a: 1 }], { arguments: { reference: true } })).toBe('["Reference"]')
+    expect(describe.applySync(null, [new ivm.ExternalCopy({ a: 1 }).copyInto()])).toBe('[{"a":1}]')
+    for (const bad of [() => describe.applySync(null, [{ a: 1 }]), () => describe.applySync(null, [Symbol('s')]), () => describe.applySync({ v: 1 }, [])]) {
+      const e = thrown(bad)
+      expect([e.constructor, e.message]).toEqual([TypeError, 'A non-transferable value was passed'])
+    }
+  })
+
+  it('checks Isolate options with its texts', () => {
+    const texts = [() => new ivm.Isolate(5 as any), () => new ivm.Isolate({ snapshot: 5 } as any), () => new ivm.Isolate({ snapshot: {} } as any)].map((make) => {
+      const e = thrown(make)
+      return `${e.constructor.name}: ${e.message}`
+    })
+    expect(texts).toEqual([
+      'TypeError: `Isolate` requires parameter 1 to be an object',
+      'TypeError: `snapshot` must be an object',
+      'TypeError: `snapshot` must be an ExternalCopy to ArrayBuffer',
+    ])
+    new ivm.Isolate(null as any).dispose()
+  })
 })

@@ -17,12 +17,18 @@ function notSupported(what) {
 
 class Isolate {
   constructor(options) {
-    requireOptions(options, 1)
+    if (options !== undefined && options !== null && typeof options !== 'object') {
+      throw new TypeError('`Isolate` requires parameter 1 to be an object')
+    }
     const { memoryLimit = 128, inspector, snapshot, onCatastrophicError } = options ?? {}
     if (typeof memoryLimit !== 'number') throw new TypeError('`memoryLimit` must be a number')
     if (memoryLimit < 8) throw new Error('`memoryLimit` must be at least 8')
     if (inspector) throw notSupported('The inspector')
-    if (snapshot !== undefined) throw notSupported('Starting from a snapshot')
+    if (snapshot !== undefined) {
+      if (snapshot === null || typeof snapshot !== 'object') throw new TypeError('`snapshot` must be an object')
+      if (!(snapshot instanceof ExternalCopy)) throw new TypeError('`snapshot` must be an ExternalCopy to ArrayBuffer')
+      throw notSupported('Starting from a snapshot')
+    }
     if (onCatastrophicError !== undefined && typeof onCatastrophicError !== 'function') {
       throw new TypeError('`onCatastrophicError` must be a function')
     }

@@ -5,7 +5,7 @@ const { hide } = require('./internal')
 const native = require('./binding')
 const { defineSpellings, requireArgs, requireOptions } = require('./runner')
 const { ExternalCopy } = require('./external_copy')
-const { kWire, transferMode, timeoutOf, encode, serialize, deserialize } = require('./transfer')
+const { kWire, transferMode, timeoutOf, encode, serialize, deserialize, CopyMarker } = require('./transfer')
 const { checkKey, getProperty, setProperty, deleteProperty } = require('./properties')
 
 const kReleased = 'Reference has been released'
@@ -117,6 +117,24 @@ function hostResult(value, options, fallback) {
   return finish(value)
 }
 
+/**
+ * A value handed to a host function by `apply` on a host Reference, transferred as isolated-vm
+ * transfers it, host to host: primitives, our objects and functions as themselves, markers as
+ * what they carry, anything else only under `copy`, `externalCopy` or `reference`.
+ */
+function hostArgument(value, options) {
+  const [mode] = transferMode(options)
+  if (mode === 1) return value === null || typeof value !== 'object' ? value : deserialize(serialize(value))
+  if (mode === 2) return new ExternalCopy(value)
+  if (mode === 3) return new Reference(value)
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return value
+  if (typeof value === 'function' || value instanceof Reference || value instanceof ExternalCopy) return value
+  if (value instanceof CopyMarker) return deserialize(value.take())
+  if (value instanceof native.Wire) return value.materialize()
+  if (value?.[kWire] !== undefined) return value
+  throw new TypeError('A non-transferable value was passed')
+}
+
 /** Runs a host-value operation in a spelling: sync returns, async resolves, ignored drops. */
 function local(mode, run) {
   if (mode === 0) return run()
@@ -175,7 +193,9 @@ defineSpellings(Reference, 'apply', function (mode, ...args) {
   if (this._isHost()) {
     const target = this._hostValue()
     if (typeof target !== 'function') throw new TypeError('Reference is not a function')
-    return local(mode, () => hostResult(Reflect.apply(target, receiver, callArgs), options?.result, (v) => new Reference(v)))
+    const thisArg = hostArgument(receiver)
+    const hostArgs = callArgs.map((value) => hostArgument(value, options?.arguments))
+    return local(mode, () => hostResult(Reflect.apply(target, thisArg, hostArgs), options?.result, (v) => new Reference(v)))
   }
   const wire = this._wireChecked()
   const encoded = callArgs.map((value) => encode(value, options?.arguments))

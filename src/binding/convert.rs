@@ -31,6 +31,28 @@ fn type_of(env: sys::napi_env, value: sys::napi_value) -> napi::Result<sys::napi
     Ok(t)
 }
 
+/// A host string for an isolate: as UTF-8, unless it holds a lone surrogate (which Node-API's
+/// UTF-8 read turns into U+FFFD): then as a structured clone of its UTF-16.
+fn host_string(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Transfer> {
+    let text = string(env, value)?;
+    if !text.contains('\u{FFFD}') {
+        return Ok(Transfer::String(text));
+    }
+    let mut len = 0usize;
+    // SAFETY: two-step read of a string's UTF-16 code units.
+    let units = unsafe {
+        napi_ok(env, sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut len))?;
+        let mut units = vec![0u16; len + 1];
+        napi_ok(env, sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), len + 1, &mut len))?;
+        units.truncate(len);
+        units
+    };
+    Ok(match String::from_utf16(&units) {
+        Ok(text) => Transfer::String(text),
+        Err(_) => Transfer::Copy(SharedBytes::copy(crate::engine::v8_wire::string_clone(&units))),
+    })
+}
+
 fn string(env: sys::napi_env, value: sys::napi_value) -> napi::Result<String> {
     let mut len = 0usize;
     // SAFETY: two-step read of a string's UTF-8 bytes.
@@ -59,7 +81,7 @@ fn primitive(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<
                 napi_ok(env, sys::napi_get_value_double(env, value, &mut n))?;
                 Transfer::Number(n)
             }
-            sys::ValueType::napi_string => Transfer::String(string(env, value)?),
+            sys::ValueType::napi_string => host_string(env, value)?,
             sys::ValueType::napi_bigint => {
                 let mut sign = 0i32;
                 let mut count = 0usize;

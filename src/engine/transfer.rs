@@ -154,7 +154,11 @@ fn primitive<'js>(value: &Value<'js>) -> Option<Transfer> {
         Type::Bool => Transfer::Bool(value.as_bool().unwrap_or(false)),
         Type::Int => Transfer::Number(value.as_int().unwrap_or(0) as f64),
         Type::Float => Transfer::Number(value.as_float().unwrap_or(f64::NAN)),
-        Type::String => Transfer::String(value.as_string()?.to_string().ok()?),
+        Type::String => match value.as_string()?.to_string() {
+            Ok(s) => Transfer::String(s),
+            // A lone surrogate has no UTF-8 form: it travels as a structured clone (UTF-16).
+            Err(_) => Transfer::Copy(SharedBytes::copy(v8_wire::write(value.ctx(), value).ok()?)),
+        },
         Type::BigInt => {
             let (negative, magnitude) = v8_wire::bigint_parts(value.ctx(), value).ok()?;
             Transfer::BigInt { negative, magnitude }

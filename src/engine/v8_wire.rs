@@ -228,6 +228,45 @@ fn owned<'js>(ctx: &Ctx<'js>, v: qjs::JSValue) -> Result<Value<'js>> {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
+/// The structured clone of a string given as UTF-16 (one that may hold lone surrogates, which no
+/// UTF-8 string can carry).
+pub fn string_clone(units: &[u16]) -> Vec<u8> {
+    let mut out = vec![tag::VERSION, VERSION];
+    push_string_units(&mut out, units);
+    out
+}
+
+fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7F) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn push_string_units(out: &mut Vec<u8>, units: &[u16]) {
+    if units.iter().all(|&u| u <= 0xFF) {
+        out.push(tag::ONE_BYTE_STRING);
+        push_varint(out, units.len() as u64);
+        out.extend(units.iter().map(|&u| u as u8));
+    } else {
+        let byte_len = units.len() * 2;
+        // V8 aligns two-byte payloads: pad so that the bytes start at an even offset.
+        if (out.len() + 1 + varint_len(byte_len as u64)) & 1 == 1 {
+            out.push(tag::PADDING);
+        }
+        out.push(tag::TWO_BYTE_STRING);
+        push_varint(out, byte_len as u64);
+        for u in units {
+            out.extend_from_slice(&u.to_le_bytes());
+        }
+    }
+}
+
 pub fn write<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Vec<u8>> {
     let mut w = Writer {
         ctx: ctx.clone(),
@@ -286,16 +325,8 @@ struct Writer<'js> {
 }
 
 impl<'js> Writer<'js> {
-    fn varint(&mut self, mut n: u64) {
-        loop {
-            let byte = (n & 0x7F) as u8;
-            n >>= 7;
-            if n == 0 {
-                self.out.push(byte);
-                return;
-            }
-            self.out.push(byte | 0x80);
-        }
+    fn varint(&mut self, n: u64) {
+        push_varint(&mut self.out, n);
     }
 
     fn double(&mut self, d: f64) {
@@ -313,22 +344,7 @@ impl<'js> Writer<'js> {
     }
 
     fn string_units(&mut self, units: &[u16]) {
-        if units.iter().all(|&u| u <= 0xFF) {
-            self.out.push(tag::ONE_BYTE_STRING);
-            self.varint(units.len() as u64);
-            self.out.extend(units.iter().map(|&u| u as u8));
-        } else {
-            let byte_len = units.len() * 2;
-            // V8 aligns two-byte payloads: pad so that the bytes start at an even offset.
-            if (self.out.len() + 1 + varint_len(byte_len as u64)) & 1 == 1 {
-                self.out.push(tag::PADDING);
-            }
-            self.out.push(tag::TWO_BYTE_STRING);
-            self.varint(byte_len as u64);
-            for u in units {
-                self.out.extend_from_slice(&u.to_le_bytes());
-            }
-        }
+        push_string_units(&mut self.out, units);
     }
 
     fn string(&mut self, value: &Value<'js>) -> Result<()> {
