@@ -203,4 +203,22 @@ describe('values and errors, as isolated-vm gives them', () => {
     ])
     new ivm.Isolate(null as any).dispose()
   })
+
+  it('ends a call whose host callback disposed the isolate, even when no more code would run', async () => {
+    for (const spelling of ['sync', 'async']) {
+      const { isolate, context } = setup()
+      context.global.setSync('cb', new ivm.Callback(() => isolate.dispose()))
+      const e = spelling === 'sync' ? thrown(() => context.evalSync('cb(); 1')) : await rejected(context.eval('cb(); 1'))
+      expect(e.message).toBe('Isolate was disposed during execution')
+    }
+  })
+
+  it('says Invalid string length, as V8, for a string past the maximum length', () => {
+    const isolate = new ivm.Isolate({ memoryLimit: 64 })
+    const context = isolate.createContextSync()
+    for (const code of ['let s = "x"; for (;;) s += s', '"x".repeat(2 ** 30)', '"x".padEnd(2 ** 30)']) {
+      expect(context.evalSync(`try { ${code}; 'no error' } catch (e) { e.name + ": " + e.message }`, { timeout: 5000 })).toBe('RangeError: Invalid string length')
+    }
+    isolate.dispose()
+  })
 })

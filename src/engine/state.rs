@@ -427,7 +427,10 @@ impl IsolateState {
         }
         self.limits.set_deadline(saved);
         let stop = self.limits.take_stop();
-        let stop = if stop == Stop::None && result.is_err() { self.limits.pending_stop() } else { stop };
+        // (A dispose or the memory limit that came while the code ran counts even if the code
+        // finished before QuickJS checked for it: code after a host callback that disposed its
+        // isolate never runs in isolated-vm either.)
+        let stop = if stop == Stop::None { self.limits.pending_stop() } else { stop };
         match stop {
             Stop::None => {}
             Stop::Timeout => {

@@ -4479,7 +4479,7 @@ static no_inline int string_buffer_realloc(StringBuffer *s, int new_len, int c)
         return -1;
 
     if (new_len > JS_STRING_LEN_MAX) {
-        JS_ThrowRangeError(s->ctx, "invalid string length");
+        JS_ThrowRangeError(s->ctx, "Invalid string length");
         return string_buffer_set_error(s);
     }
     new_size = min_int(max_int(new_len, s->size * 3 / 2), JS_STRING_LEN_MAX);
@@ -4780,7 +4780,7 @@ JSValue JS_NewStringLen(JSContext *ctx, const char *buf, size_t buf_len)
     /* Compute string kind and length: 7-bit, 8-bit, 16-bit, 16-bit UTF-16 */
     kind = utf8_scan(buf, buf_len, &len);
     if (unlikely(len > JS_STRING_LEN_MAX))
-        return JS_ThrowRangeError(ctx, "invalid string length");
+        return JS_ThrowRangeError(ctx, "Invalid string length");
 
     switch (kind) {
     case UTF8_PLAIN_ASCII:
@@ -4817,7 +4817,7 @@ JSValue JS_NewStringUTF16(JSContext *ctx, const uint16_t *buf, size_t len)
     if (unlikely(!len))
         return js_empty_string(ctx->rt);
     if (unlikely(len > JS_STRING_LEN_MAX))
-        return JS_ThrowRangeError(ctx, "invalid string length");
+        return JS_ThrowRangeError(ctx, "Invalid string length");
 
     str = js_alloc_string(ctx, len, 1);
     if (unlikely(!str))
@@ -5282,7 +5282,7 @@ static JSValue js_new_string_rope(JSContext *ctx, JSValue op1, JSValue op2)
         depth = max_int(depth, r2->depth);
     }
     if (len > JS_STRING_LEN_MAX) {
-        JS_ThrowInternalError(ctx, "string too long");
+        JS_ThrowRangeError(ctx, "Invalid string length");
         goto fail;
     }
     r = js_malloc(ctx, sizeof(*r));
@@ -5470,7 +5470,7 @@ static JSValue JS_ConcatString1(JSContext *ctx, JSString *p1, JSString *p2)
 
     len = p1->len + p2->len;
     if (len > JS_STRING_LEN_MAX)
-        return JS_ThrowRangeError(ctx, "invalid string length");
+        return JS_ThrowRangeError(ctx, "Invalid string length");
     is_wide_char = p1->is_wide_char | p2->is_wide_char;
     p = js_alloc_string(ctx, len, is_wide_char);
     if (!p)
@@ -49252,7 +49252,7 @@ static JSValue js_string_pad(JSContext *ctx, JSValueConst this_val,
         }
     }
     if (n > JS_STRING_LEN_MAX) {
-        JS_ThrowRangeError(ctx, "invalid string length");
+        JS_ThrowRangeError(ctx, "Invalid string length");
         goto fail3;
     }
     if (string_buffer_init(ctx, b, n))
@@ -49320,7 +49320,7 @@ static JSValue js_string_repeat(JSContext *ctx, JSValueConst this_val,
     if (len == 0 || n == 1)
         return str;
     if (val * len > JS_STRING_LEN_MAX) {
-        JS_ThrowRangeError(ctx, "invalid string length");
+        JS_ThrowRangeError(ctx, "Invalid string length");
         goto fail;
     }
     if (string_buffer_init2(ctx, b, n * len, p->is_wide_char))
