@@ -221,4 +221,31 @@ describe('values and errors, as isolated-vm gives them', () => {
     }
     isolate.dispose()
   })
+
+  it("numbers an evalClosure body's lines and columns as the caller wrote them", () => {
+    const { isolate, context } = setup()
+    const frames = (code: string) => {
+      try {
+        context.evalClosureSync(code, [], { filename: 'closure.js' })
+      } catch (e: any) {
+        return e.stack.split('\n').filter((line: string) => line.includes('closure.js')).map((line: string) => line.trim())
+      }
+    }
+    expect(frames('throw new Error("x")')).toEqual(['at closure.js:1:7'])
+    expect(frames('const a = 1\nfunction inner() {\n  throw new RangeError("deep")\n}\nreturn inner()')).toEqual(['at inner (closure.js:3:9)', 'at closure.js:5:8'])
+    const e = thrown(() => context.evalClosureSync('return await 1'))
+    expect(e.message).toBe('await is only valid in async functions and the top level bodies of modules [<isolated-vm>:1:8]')
+    isolate.dispose()
+  })
+
+  it('gives an error a host function throws at a sync call the boundary and the calling frames', () => {
+    const { isolate, context } = setup()
+    context.evalClosureSync('globalThis.tool = (x) => $0.applySync(null, [x])', [(x: number) => { throw new Error('host ' + x) }], { arguments: { reference: true } })
+    const stack: string = context.evalSync('function run() { return tool(1) }\ntry { run() } catch (e) { e.stack }')
+    const tail = stack.slice(stack.indexOf('    at (<isolated-vm boundary>)')).split('\n').map((line) => line.trim())
+    // (isolated-vm names the first frame `globalThis.tool`, V8's inferred name for the arrow.)
+    expect(tail.slice(0, 1).concat(tail.slice(2, 4))).toEqual(['at (<isolated-vm boundary>)', 'at run (<isolated-vm>:1:25)', 'at <isolated-vm>:2:7'])
+    expect(tail[1]).toMatch(/^at (globalThis\.tool \()?<isolated-vm>:1:29\)?$/)
+    isolate.dispose()
+  })
 })

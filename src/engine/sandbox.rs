@@ -225,7 +225,15 @@ fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared,
             if mode == CallMode::SyncPromise && (prepared.options.promise || prepared.options.mode != Mode::Plain) {
                 return Err(Thrown::type_error("`result` options are not available for `applySyncPromise`"));
             }
-            let result = perform(prepared, mode)?;
+            let from_host = matches!(prepared.target, Target::Host(_));
+            let result = match perform(prepared, mode) {
+                // (A rejection awaited by applySyncPromise gets no such frames in isolated-vm.)
+                Err(Thrown::Error(mut info)) if from_host && mode == CallMode::Sync && info.stack.contains('\n') => {
+                    info.stack = transfer::with_caller_frames(ctx, &info.stack);
+                    return Err(Thrown::Error(info));
+                }
+                other => other?,
+            };
             transfer::import(ctx, isolate, &result)
         }
         IGNORED => {

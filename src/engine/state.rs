@@ -706,8 +706,12 @@ impl IsolateState {
         let context = self.context(context_id)?;
         enter(&context, |ctx| {
             let params: Vec<String> = (0..args.len()).map(|i| format!("${i}")).collect();
+            // The head on lines of its own, numbered -1 and 0 (QuickJS reads a first line of 0
+            // as "not given"): the body's lines and columns are the caller's own, as in
+            // isolated-vm (V8 compiles the body as a function).
             let wrapped = Source {
-                code: format!("(function ({}) {{{}\n}})", params.join(", "), source.code),
+                code: format!("(function ({}) {{\n\n{}\n}})", params.join(", "), source.code),
+                line_offset: source.line_offset - 2,
                 ..source.clone()
             };
             let function = self.cached(&ctx, context_id, CodeKey::Eval(wrapped.clone()), || self.compile_cached(&ctx, &wrapped))?;

@@ -297,3 +297,17 @@ pub fn throw<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, thrown: Thrown) -> rqu
     ctx.throw(value)
 }
 
+/// The stack of an error a host function threw at a synchronous call from here: its own, then,
+/// as in isolated-vm, the boundary marker and the frames of the code here that made the call.
+pub fn with_caller_frames(ctx: &Ctx, stack: &str) -> String {
+    let here = (|| -> rquickjs::Result<String> {
+        let ctor: rquickjs::Constructor = ctx.globals().get("Error")?;
+        let probe: rquickjs::Object = ctor.construct(("",))?;
+        probe.get("stack")
+    })();
+    match here.ok().and_then(|s| s.split_once('\n').map(|(_, frames)| frames.to_string())) {
+        Some(frames) if !frames.is_empty() => format!("{stack}\n    at (<isolated-vm boundary>)\n{frames}"),
+        _ => stack.to_string(),
+    }
+}
+
