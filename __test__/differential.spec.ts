@@ -248,4 +248,14 @@ describe('values and errors, as isolated-vm gives them', () => {
     expect(tail[1]).toMatch(/^at (globalThis\.tool \()?<isolated-vm>:1:29\)?$/)
     isolate.dispose()
   })
+
+  it('hands an isolate References to host primitives, and brings References made inside out', () => {
+    const { isolate, context } = setup()
+    context.global.setSync('n', new ivm.Reference(5))
+    context.global.setSync('s', new ivm.Reference(Symbol('x')))
+    expect(context.evalSync('[n.typeof, n.copySync(), s.typeof].join()')).toBe('number,5,object')
+    const made = context.evalSync('new n.constructor({ a: 1 })')
+    expect([made instanceof ivm.Reference, made.typeof, made.copySync()]).toEqual([true, 'object', { a: 1 }])
+    isolate.dispose()
+  })
 })

@@ -45,8 +45,9 @@ struct NodeOnly {
     /// The helpers' functions, each looked up on first use (keyed by the address of its name: the
     /// names are literals).
     helper_functions: Vec<(usize, sys::napi_ref)>,
-    /// Host values held for isolates (References, Callbacks), by id.
-    values: HashMap<u64, sys::napi_ref>,
+    /// Host values held for isolates (References, Callbacks), by id; a primitive is held boxed
+    /// in a one-element array (`true`), since Node-API only references objects before napi 10.
+    values: HashMap<u64, (sys::napi_ref, bool)>,
     next_value: u64,
     /// `applySyncPromise` calls waiting for their promise: where the answer goes, and how.
     awaiting: HashMap<u64, (Arc<Slot<HostResult>>, Mode)>,
@@ -183,21 +184,43 @@ impl NodeHost {
     /// Keeps a host value for an isolate; returns its id.
     pub fn keep(&self, value: sys::napi_value) -> napi::Result<u64> {
         let node = self.node();
+        let env = node.env;
         let mut reference = ptr::null_mut();
-        // SAFETY: `value` is a live value of this environment.
-        napi_ok(node.env, unsafe { sys::napi_create_reference(node.env, value, 1, &mut reference) })?;
+        let mut kind = 0;
+        // SAFETY: `value` is a live value of this environment; the box is a fresh array.
+        let boxed = unsafe {
+            napi_ok(env, sys::napi_typeof(env, value, &mut kind))?;
+            let boxed = kind != sys::ValueType::napi_object && kind != sys::ValueType::napi_function;
+            let held = if boxed {
+                let mut array = ptr::null_mut();
+                napi_ok(env, sys::napi_create_array_with_length(env, 1, &mut array))?;
+                napi_ok(env, sys::napi_set_element(env, array, 0, value))?;
+                array
+            } else {
+                value
+            };
+            napi_ok(env, sys::napi_create_reference(env, held, 1, &mut reference))?;
+            boxed
+        };
         let id = node.next_value;
         node.next_value += 1;
-        node.values.insert(id, reference);
+        node.values.insert(id, (reference, boxed));
         Ok(id)
     }
 
     pub fn value(&self, id: u64) -> napi::Result<sys::napi_value> {
         let node = self.node();
-        let reference = *node.values.get(&id).ok_or_else(|| napi::Error::from_reason("Reference has been released"))?;
+        let (reference, boxed) = *node.values.get(&id).ok_or_else(|| napi::Error::from_reason("Reference has been released"))?;
         let mut value = ptr::null_mut();
-        // SAFETY: the reference is alive until released below.
-        napi_ok(node.env, unsafe { sys::napi_get_reference_value(node.env, reference, &mut value) })?;
+        // SAFETY: the reference is alive until released below; a box holds its value at 0.
+        unsafe {
+            napi_ok(node.env, sys::napi_get_reference_value(node.env, reference, &mut value))?;
+            if boxed {
+                let mut inner = ptr::null_mut();
+                napi_ok(node.env, sys::napi_get_element(node.env, value, 0, &mut inner))?;
+                value = inner;
+            }
+        }
         Ok(value)
     }
 
@@ -259,7 +282,7 @@ impl NodeHost {
             }
             HostRequest::Settle { promise, result } => self.settle(promise, result),
             HostRequest::Release { id } => {
-                if let Some(reference) = self.node().values.remove(&id) {
+                if let Some((reference, _)) = self.node().values.remove(&id) {
                     // SAFETY: the reference is ours and released once.
                     unsafe { sys::napi_delete_reference(env, reference) };
                 }
