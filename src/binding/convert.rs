@@ -161,7 +161,8 @@ pub fn host_function(env: sys::napi_env, value: sys::napi_value, mode: CallMode)
 }
 
 fn keep(env: sys::napi_env, value: sys::napi_value, name: String, length: u32) -> napi::Result<std::sync::Arc<HostRef>> {
-    let type_of = match type_of(env, value)? {
+    let kind = type_of(env, value)?;
+    let type_of = match kind {
         sys::ValueType::napi_undefined => "undefined",
         sys::ValueType::napi_null => "null",
         sys::ValueType::napi_boolean => "boolean",
@@ -172,7 +173,7 @@ fn keep(env: sys::napi_env, value: sys::napi_value, name: String, length: u32) -
         _ => "object",
     };
     let host = current()?;
-    let id = host.keep(value)?;
+    let id = host.keep(value, kind == sys::ValueType::napi_object || kind == sys::ValueType::napi_function)?;
     Ok(std::sync::Arc::new(HostRef { id, host, type_of, name, length }))
 }
 

@@ -181,16 +181,15 @@ impl NodeHost {
         Ok((helpers, function))
     }
 
-    /// Keeps a host value for an isolate; returns its id.
-    pub fn keep(&self, value: sys::napi_value) -> napi::Result<u64> {
+    /// Keeps a host value for an isolate (`is_object`: an object or a function, which Node-API
+    /// can reference as it is); returns its id.
+    pub fn keep(&self, value: sys::napi_value, is_object: bool) -> napi::Result<u64> {
         let node = self.node();
         let env = node.env;
         let mut reference = ptr::null_mut();
-        let mut kind = 0;
+        let boxed = !is_object;
         // SAFETY: `value` is a live value of this environment; the box is a fresh array.
-        let boxed = unsafe {
-            napi_ok(env, sys::napi_typeof(env, value, &mut kind))?;
-            let boxed = kind != sys::ValueType::napi_object && kind != sys::ValueType::napi_function;
+        unsafe {
             let held = if boxed {
                 let mut array = ptr::null_mut();
                 napi_ok(env, sys::napi_create_array_with_length(env, 1, &mut array))?;
@@ -200,8 +199,7 @@ impl NodeHost {
                 value
             };
             napi_ok(env, sys::napi_create_reference(env, held, 1, &mut reference))?;
-            boxed
-        };
+        }
         let id = node.next_value;
         node.next_value += 1;
         node.values.insert(id, (reference, boxed));

@@ -73,12 +73,10 @@ fn released_text(kind: Kind) -> &'static str {
 
 /// Wraps `transfer` as a sandbox object of `kind` in the context of `ctx`.
 pub fn wrap<'js>(ctx: &Ctx<'js>, kind: Kind, transfer: Transfer, single_use: bool) -> Result<Value<'js>, Thrown> {
-    if kind == Kind::ExternalCopy {
-        if let Some(isolate) = Isolate::current() {
-            isolate.state().note_external_copy();
-        }
-    }
     let isolate = Isolate::current().ok_or_else(|| Thrown::plain("no isolate"))?;
+    if kind == Kind::ExternalCopy {
+        isolate.state().note_external_copy();
+    }
     let prototypes = isolate.state().prototypes(ctx)?;
     let name = match kind {
         Kind::Reference => "Reference",
