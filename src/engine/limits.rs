@@ -214,33 +214,13 @@ pub struct CountingAllocator {
     pub limits: Arc<Limits>,
 }
 
-extern "C" {
-    fn malloc(size: usize) -> *mut u8;
-    fn calloc(count: usize, size: usize) -> *mut u8;
-    fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
-    fn free(ptr: *mut u8);
-}
+// mimalloc (see the README's dependency notes): QuickJS allocates and frees small blocks by the
+// thousand for every context made and freed, often on another thread than the one that made
+// them.
+use libmimalloc_sys::{mi_calloc as calloc, mi_free as free, mi_malloc as malloc, mi_realloc as realloc, mi_usable_size};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 unsafe fn block_size(ptr: *mut u8) -> usize {
-    extern "C" {
-        fn malloc_usable_size(ptr: *mut u8) -> usize;
-    }
-    malloc_usable_size(ptr)
-}
-#[cfg(any(target_os = "macos", target_os = "ios"))]
-unsafe fn block_size(ptr: *mut u8) -> usize {
-    extern "C" {
-        fn malloc_size(ptr: *const u8) -> usize;
-    }
-    malloc_size(ptr)
-}
-#[cfg(windows)]
-unsafe fn block_size(ptr: *mut u8) -> usize {
-    extern "C" {
-        fn _msize(ptr: *mut u8) -> usize;
-    }
-    _msize(ptr)
+    mi_usable_size(ptr as _)
 }
 
 impl CountingAllocator {
@@ -279,7 +259,7 @@ unsafe impl Allocator for CountingAllocator {
             return std::ptr::null_mut();
         }
         // SAFETY: plain C allocation; a null result is passed on to QuickJS, which handles it.
-        let ptr = unsafe { malloc(size) };
+        let ptr = unsafe { malloc(size) as *mut u8 };
         if !ptr.is_null() {
             self.account(unsafe { block_size(ptr) }, 0);
         }
@@ -291,7 +271,7 @@ unsafe impl Allocator for CountingAllocator {
             return std::ptr::null_mut();
         }
         // SAFETY: as for `alloc`.
-        let ptr = unsafe { calloc(count, size) };
+        let ptr = unsafe { calloc(count, size) as *mut u8 };
         if !ptr.is_null() {
             self.account(unsafe { block_size(ptr) }, 0);
         }
@@ -300,7 +280,7 @@ unsafe impl Allocator for CountingAllocator {
 
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
         self.account(0, block_size(ptr));
-        free(ptr);
+        free(ptr as _);
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
@@ -314,7 +294,7 @@ unsafe impl Allocator for CountingAllocator {
         if new_size > old && !self.admit(new_size - old) {
             return std::ptr::null_mut();
         }
-        let new_ptr = realloc(ptr, new_size);
+        let new_ptr = realloc(ptr as _, new_size) as *mut u8;
         if !new_ptr.is_null() {
             self.account(block_size(new_ptr), old);
         }
