@@ -7,7 +7,7 @@
 //! isolate is blocked on.
 
 use std::cell::{RefCell, UnsafeCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use std::thread::{self, Thread, ThreadId};
 use napi::sys;
 
 use crate::engine::errors::Thrown;
+use crate::engine::fast_map::FastMap;
 use crate::engine::host::{CallMode, Host, HostCall, HostRequest, HostResult};
 use crate::engine::isolate::set_thread_host;
 use crate::engine::transfer::{Mode, SharedBytes, Transfer};
@@ -47,12 +48,12 @@ struct NodeOnly {
     helper_functions: Vec<(usize, sys::napi_ref)>,
     /// Host values held for isolates (References, Callbacks), by id; a primitive is held boxed
     /// in a one-element array (`true`), since Node-API only references objects before napi 10.
-    values: HashMap<u64, (sys::napi_ref, bool)>,
+    values: FastMap<u64, (sys::napi_ref, bool)>,
     next_value: u64,
     /// `applySyncPromise` calls waiting for their promise: where the answer goes, and how.
-    awaiting: HashMap<u64, (Arc<Slot<HostResult>>, Mode)>,
+    awaiting: FastMap<u64, (Arc<Slot<HostResult>>, Mode)>,
     next_awaiting: u64,
-    deferreds: HashMap<u64, sys::napi_deferred>,
+    deferreds: FastMap<u64, sys::napi_deferred>,
     next_promise: u64,
     /// Counts requests served whose outcome only the event loop can carry on (a promise settled
     /// or awaited): spinning for more work is pointless until JS runs again.
@@ -120,11 +121,11 @@ impl NodeHost {
                 env,
                 helpers: helpers_ref,
                 helper_functions: Vec::new(),
-                values: HashMap::new(),
+                values: FastMap::default(),
                 next_value: 1,
-                awaiting: HashMap::new(),
+                awaiting: FastMap::default(),
                 next_awaiting: 1,
-                deferreds: HashMap::new(),
+                deferreds: FastMap::default(),
                 next_promise: 1,
                 loop_work: 0,
             }),

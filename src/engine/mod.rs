@@ -2,6 +2,7 @@
 
 pub mod code_cache;
 pub mod errors;
+pub mod fast_map;
 pub mod host;
 pub mod isolate;
 pub mod limits;

@@ -64,6 +64,11 @@ impl NewContext {
         Ok(self.taken == STEPS.len())
     }
 
+    /// Whether every step has been taken.
+    pub fn is_complete(&self) -> bool {
+        self.taken == STEPS.len()
+    }
+
     /// The context, once `step` has returned true.
     pub fn finish(self) -> Context {
         debug_assert_eq!(self.taken, STEPS.len());

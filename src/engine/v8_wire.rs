@@ -9,7 +9,7 @@
 //! The reader is total: malformed or truncated input is an error, never a panic or an
 //! out-of-bounds read, and nesting is bounded so hostile depth cannot overflow the stack.
 
-use std::collections::HashMap;
+use super::fast_map::FastMap;
 
 use rquickjs::{qjs, Ctx, Value};
 
@@ -287,27 +287,6 @@ pub fn write<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Vec<u8>> {
 
 /// Hashes object addresses: identity keys need no DoS-resistant hashing, and SipHash showed in
 /// profiles of large copies.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl std::hash::Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ *b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<AddressHasher>>;
 
 struct Writer<'js> {
     ctx: Ctx<'js>,
