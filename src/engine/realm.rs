@@ -27,7 +27,7 @@ pub struct NewContext {
 /// The steps after the base objects (~25 µs, made by `begin`), in the order `JS_NewContext`
 /// adds them. QuickJS-ng's `performance` and `DOMException` are left out: a V8 context has
 /// neither (they are Node's and the browser's), and they cost 5% of a context's creation.
-const STEPS: [fn(&Ctx) -> rquickjs::Result<()>; 4] = [
+const STEPS: [fn(&Ctx) -> rquickjs::Result<()>; 5] = [
     |ctx| {
         use rquickjs::context::intrinsic::{Date, Eval, Json, MapSet, Proxy, RegExp, RegExpCompiler};
         // SAFETY: adding intrinsics to a context that has run no code, as Context::custom does.
@@ -46,6 +46,10 @@ const STEPS: [fn(&Ctx) -> rquickjs::Result<()>; 4] = [
         Ok(())
     },
     install_prelude,
+    |ctx| {
+        bare_v8_globals(ctx);
+        Ok(())
+    },
 ];
 
 impl NewContext {
@@ -162,7 +166,6 @@ fn install_prelude(ctx: &Ctx) -> rquickjs::Result<()> {
         Value::from_raw(ctx.clone(), qjs::JS_NewCFunction2(raw, Some(load_json_errors), c"loadJsonErrors".as_ptr(), 0, qjs::JSCFunctionEnum_JS_CFUNC_generic, 0))
     };
     install.call::<_, Value>((prototype, load_json_errors))?;
-    bare_v8_globals(ctx);
     Ok(())
 }
 

@@ -120,7 +120,7 @@ pub fn help() -> bool {
         return false;
     }
     match WORK.try_lock() {
-        Ok(mut work) => step(&mut work),
+        Ok(mut work) => super::wait::off_turn(|| step(&mut work)),
         Err(_) => false,
     }
 }
@@ -151,6 +151,9 @@ fn step(work: &mut Option<Chore>) -> bool {
             return false;
         }
         PENDING.store(true, Ordering::Release);
+        if matches!(work, Some(Chore::Build(..))) {
+            return true;
+        }
     }
     match work.as_mut().expect("a chore") {
         Chore::Free(Spare(state), taken) => {
