@@ -237,3 +237,45 @@ describe('Callback', () => {
     isolate.dispose()
   })
 })
+
+describe('References handed on (found running isolated-vm’s own test scripts)', () => {
+  it('gives each Reference argument of a host function its own new Reference', () => {
+    const shared = new ivm.Reference('hello')
+    const seen: unknown[] = []
+    new ivm.Reference(function (a: ivm.Reference<string>, b: ivm.Reference<string>) {
+      seen.push(a === shared, b === shared, a === b)
+      a.release()
+      seen.push(b.deref(), shared.deref())
+    }).applySync(undefined, [shared, shared])
+    expect(seen).toEqual([false, false, false, 'hello', 'hello'])
+
+    const { isolate, context } = setup()
+    const inIsolate = context.evalSync('({ x: 1 })', { reference: true })
+    new ivm.Reference(function (a: ivm.Reference<{ x: number }>, b: ivm.Reference<{ x: number }>) {
+      a.release()
+      seen.push(b.getSync('x'), inIsolate.getSync('x'))
+    }).applySync(undefined, [inIsolate, inIsolate])
+    expect(seen.slice(5)).toEqual([1, 1])
+    isolate.dispose()
+  })
+
+  it('makes the References got from an unsafeInherit Reference inherit too', () => {
+    const base = { foo: 1 }
+    const middle = Object.create(base)
+    middle.bar = 2
+    const top = Object.create(middle)
+    top.etc = middle
+    expect(new ivm.Reference(top).getSync('etc').getSync('foo')).toBeUndefined()
+    expect(new ivm.Reference(top, { unsafeInherit: true }).getSync('etc').getSync('foo')).toBe(1)
+
+    const { isolate, context } = setup()
+    context.evalSync('globalThis.top = Object.create(Object.assign(Object.create({ foo: 1 }), { bar: 2 })); top.etc = Object.getPrototypeOf(top)')
+    const plain = context.evalSync('top', { reference: true })
+    expect(plain.getSync('etc').getSync('foo')).toBeUndefined()
+    // (Inside an isolate the Reference class is a Reference's constructor.)
+    const inheriting = context.evalClosureSync('return new $0.constructor(top, { unsafeInherit: true })', [new ivm.Reference(0)])
+    expect(inheriting.getSync('foo')).toBe(1)
+    expect(inheriting.getSync('etc').getSync('foo')).toBe(1)
+    isolate.dispose()
+  })
+})

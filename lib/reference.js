@@ -128,7 +128,10 @@ function hostArgument(value, options) {
   if (mode === 2) return new ExternalCopy(value)
   if (mode === 3) return new Reference(value)
   if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return value
-  if (typeof value === 'function' || value instanceof Reference || value instanceof ExternalCopy) return value
+  // A Reference arrives as a new Reference to the same value, released on its own (isolated-vm
+  // transfers it; passing one twice gives two).
+  if (value instanceof Reference) return value._isHost() ? new Reference(value._hostValue(), { unsafeInherit: value._inherit }) : Reference.fromWire(value._wire.duplicate())
+  if (typeof value === 'function' || value instanceof ExternalCopy) return value
   if (value instanceof CopyMarker) return deserialize(value.take())
   if (value instanceof native.Wire) return value.materialize()
   if (value?.[kWire] !== undefined) return value
@@ -151,7 +154,9 @@ defineSpellings(Reference, 'get', function (mode, ...args) {
   const timeout = timeoutOf(options)
   if (this._isHost()) {
     const target = this._hostValue()
-    return local(mode, () => hostResult(getProperty(target, property, this._inherit, !!options?.accessors), options, (v) => new Reference(v)))
+    // (A Reference got from one made with `unsafeInherit` inherits too, as in isolated-vm.)
+    const inherit = this._inherit
+    return local(mode, () => hostResult(getProperty(target, property, inherit, !!options?.accessors), options, (v) => new Reference(v, { unsafeInherit: inherit })))
   }
   const wire = this._wireChecked()
   checkKey(property)

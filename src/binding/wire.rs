@@ -110,6 +110,13 @@ impl Wire {
         self.clear();
     }
 
+    /// Another wire to the same value, released on its own: a Reference handed over as an
+    /// argument arrives as a new Reference, as in isolated-vm.
+    #[napi]
+    pub fn duplicate(&self) -> napi::Result<Wire> {
+        Ok(Wire::new(self.transfer()?))
+    }
+
     /// The carried value, materialised in the host (`externalCopy.copy()`).
     #[napi]
     pub fn materialize(&self, env: Env) -> napi::Result<Raw> {

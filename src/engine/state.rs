@@ -767,7 +767,7 @@ impl IsolateState {
                 };
                 let value: Value = if found { object.get(key).map_err(|_| js_error(&ctx))? } else { Value::new_undefined(ctx.clone()) };
                 let value = if options.promise { self.settle(isolate, &ctx, value)? } else { value };
-                self.finish(isolate, &ctx, value, options, Fallback::Reference)
+                self.finish(isolate, &ctx, value, options, if inherit { Fallback::InheritingReference } else { Fallback::Reference })
             })
         })
     }

@@ -142,6 +142,9 @@ pub enum Fallback {
     Undefined,
     /// `get`/`apply` results: objects become References, functions callables.
     Reference,
+    /// `get` results of a Reference made with `unsafeInherit`: References that inherit too, as
+    /// isolated-vm's.
+    InheritingReference,
     /// `evalClosure` results: `TypeError: A non-transferable value was passed`.
     Throw,
 }
@@ -229,6 +232,7 @@ pub fn export<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: Value<'js>, mo
                 Fallback::Undefined => Ok(Transfer::Undefined),
                 Fallback::Throw => Err(Thrown::type_error(text::NON_TRANSFERABLE)),
                 Fallback::Reference => Ok(Transfer::Reference(isolate.new_handle(ctx, value))),
+                Fallback::InheritingReference => Ok(Transfer::Reference(isolate.new_handle_with(ctx, value, true))),
             }
         }
     }
