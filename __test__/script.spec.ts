@@ -93,6 +93,12 @@ describe('cachedData', () => {
     expect([tampered.cachedDataRejected, tampered.runSync(isolate.createContextSync())]).toEqual([differs(false, true), 42])
     const garbage = isolate.compileScriptSync('6 * 7', { cachedData: new ivm.ExternalCopy(new ArrayBuffer(64)) })
     expect(garbage.cachedDataRejected).toBe(differs(false, true))
+    // Rejected data with produceCachedData: fresh data is produced in its place (isolated-vm's
+    // own cached-data test).
+    const source = Array.from({ length: 2000 }, (_, i) => `function f${i}() {}`).join(';')
+    const replaced = isolate.compileScriptSync(source, { cachedData: new ivm.ExternalCopy(Buffer.from('garbage').buffer), produceCachedData: true })
+    expect(replaced.cachedDataRejected).toBe(true)
+    expect(replaced.cachedData).toBeInstanceOf(ivm.ExternalCopy)
     isolate.dispose()
   })
 

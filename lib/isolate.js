@@ -135,9 +135,9 @@ defineSpellings(
     requireOptions(options, 2)
     const [filename, lineOffset, columnOffset] = originOf(options)
     const cached = cachedDataOf(options)
-    // isolated-vm produces cachedData only when none was given.
-    const produce = !!options?.produceCachedData && cached === undefined
     const rejected = cached === undefined ? undefined : !native.acceptCachedData(code, filename, lineOffset, columnOffset, cached)
+    // As isolated-vm: fresh cachedData when none was given or the given one was rejected.
+    const produce = !!options?.produceCachedData && rejected !== false
     const made = (id) => {
       const script = new Script(this, id)
       if (rejected !== undefined) script.cachedDataRejected = rejected
