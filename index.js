@@ -31,3 +31,9 @@ Isolate.createSnapshot = function () {
 }
 
 module.exports = { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, NativeModule, lib }
+
+// As in isolated-vm, the classes' prototypes, `lib` and the exports are frozen: other code in the
+// process cannot swap a method or a class under the sandbox's users.
+for (const Class of [Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, NativeModule]) Object.freeze(Class.prototype)
+Object.freeze(lib)
+Object.freeze(module.exports)

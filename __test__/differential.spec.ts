@@ -259,3 +259,32 @@ describe('values and errors, as isolated-vm gives them', () => {
     isolate.dispose()
   })
 })
+
+describe('the API objects cannot be tampered with, as in isolated-vm', () => {
+  it('freezes the exports, lib and the classes’ prototypes on the host', () => {
+    expect(Object.isFrozen(ivm)).toBe(true)
+    expect(Object.isFrozen(ivm.lib)).toBe(true)
+    for (const Class of [ivm.Isolate, ivm.Context, ivm.Script, ivm.Reference, ivm.ExternalCopy, ivm.Callback]) {
+      expect(Object.isFrozen(Class.prototype)).toBe(true)
+    }
+    expect(() => {
+      'use strict'
+      ;(ivm.ExternalCopy.prototype as any).copy = () => 'swapped'
+    }).toThrow(TypeError)
+    expect(new ivm.ExternalCopy(1).copy()).toBe(1)
+  })
+
+  it('freezes the prototypes of the handles an isolate holds', () => {
+    const { isolate, context } = setup()
+    const seen = context.evalClosureSync(
+      `const proto = Object.getPrototypeOf($0)
+       proto.copy = () => 'swapped'
+       proto.added = 1
+       return [Object.isFrozen(proto), Object.isFrozen(Object.getPrototypeOf($1)), $0.copy(), proto.added]`,
+      [new ivm.ExternalCopy(7), new ivm.Reference(1)],
+      { result: { copy: true } },
+    )
+    expect(seen).toEqual([true, true, 7, undefined])
+    isolate.dispose()
+  })
+})

@@ -57,6 +57,8 @@
   for (const Class of [Reference, ExternalCopy, Callback]) {
     defineProperty(Class.prototype, Symbol.toStringTag, { value: Class.name, configurable: true })
   }
+  // Frozen, as isolated-vm's are: code in the isolate cannot swap the methods of every handle.
+  for (const Class of [Reference, ExternalCopy, Callback, DerefMarker, CopyMarker]) Object.freeze(Class.prototype)
   return {
     Reference: Reference.prototype,
     ExternalCopy: ExternalCopy.prototype,
