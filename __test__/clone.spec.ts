@@ -191,4 +191,12 @@ describe('ExternalCopy', () => {
     expect(buffer.byteLength).toBe(0)
     expect(new Uint8Array(copy.copy())).toEqual(new Uint8Array([1, 2, 3]))
   })
+
+  it('transfers out the buffer under a typed array with transferOut', () => {
+    const view = new Uint8Array([1, 2, 3])
+    const copy = new ivm.ExternalCopy(view, { transferOut: true })
+    expect([view.buffer.byteLength, view.length]).toEqual([0, 0])
+    expect(Array.from(copy.copy({ transferIn: true }) as Uint8Array)).toEqual([1, 2, 3])
+    expect(() => copy.copy()).toThrow('Array buffer is invalid')
+  })
 })

@@ -60,7 +60,9 @@ class ExternalCopy {
     hide(this, kState, state)
     // Transferred buffers are detached from the sender, as V8's transfer does.
     if (transferList !== undefined || options?.transferOut) {
-      const detach = [...(transferList ?? []), ...(options.transferOut && value instanceof ArrayBuffer ? [value] : [])]
+      // (`transferOut` of a typed array or DataView detaches the buffer under it.)
+      const out = !options?.transferOut ? undefined : value instanceof ArrayBuffer ? value : ArrayBuffer.isView(value) ? value.buffer : undefined
+      const detach = [...(transferList ?? []), ...(out instanceof ArrayBuffer ? [out] : [])]
       for (const buffer of detach) {
         if (!(buffer instanceof ArrayBuffer)) throw new TypeError('`transferList` may only contain ArrayBuffers')
         structuredClone(buffer, { transfer: [buffer] })
