@@ -288,3 +288,41 @@ describe('the API objects cannot be tampered with, as in isolated-vm', () => {
     isolate.dispose()
   })
 })
+
+describe('synchronous calls with `promise: true`, as in isolated-vm', () => {
+  it('return a Promise: of the value, of a settled promise, or of one that settles later', async () => {
+    const { isolate, context } = setup()
+    context.global.setSync('global', context.global.derefInto())
+    const plain = context.evalSync('1', { promise: true })
+    expect(plain).toBeInstanceOf(Promise)
+    expect(await plain).toBe(1)
+    expect(await context.evalClosureSync('return Promise.resolve({ a: 1 })', [], { result: { promise: true, copy: true } })).toEqual({ a: 1 })
+    expect(await isolate.compileScriptSync('Promise.resolve(9)').runSync(context, { promise: true })).toBe(9)
+    expect(await context.global.getSync('global', { promise: true })).toBeInstanceOf(ivm.Reference)
+    const failed = await rejected(context.evalSync('Promise.reject(new RangeError("late"))', { promise: true }))
+    expect([failed.name, failed.message]).toEqual(['RangeError', 'late'])
+    // A synchronous throw still throws.
+    expect(thrown(() => context.evalSync('throw new Error("now")', { promise: true })).message).toBe('now')
+    // Pending: settled by later work in the isolate.
+    const later = context.evalSync('new Promise((resolve) => { global.resolveLater = resolve })', { promise: true, copy: true })
+    context.global.getSync('resolveLater', { reference: true }).applySync(undefined, [{ v: 7 }], { arguments: { copy: true } })
+    expect(await later).toEqual({ v: 7 })
+    // Pending when the isolate goes: abandoned.
+    const never = context.evalSync('new Promise(() => {})', { promise: true })
+    isolate.dispose()
+    const abandoned = await rejected(never)
+    expect([abandoned.constructor, abandoned.message]).toEqual([Error, 'Promise was abandoned'])
+  })
+
+  it('give the isolate a promise for a host function applied synchronously with result.promise', async () => {
+    const { isolate, context } = setup()
+    const seen = await context.evalClosureSync(
+      `const pending = $0.applySync(undefined, [], { result: { promise: true, copy: true } })
+       return pending instanceof Promise ? pending.then((value) => ['promise', value]) : ['value', pending]`,
+      [() => new Promise((resolve) => setTimeout(() => resolve({ done: true }), 5))],
+      { arguments: { reference: true }, result: { promise: true, copy: true } },
+    )
+    expect(seen).toEqual(['promise', { done: true }])
+    isolate.dispose()
+  })
+})

@@ -1,7 +1,7 @@
 'use strict'
 // Context: one realm (global object and builtins) inside an isolate.
 const { hide } = require('./internal')
-const { defineSpellings, requireString, requireArgs, requireOptions } = require('./runner')
+const { defineSpellings, promised, requireString, requireArgs, requireOptions } = require('./runner')
 const { kWire, transferMode, timeoutOf, originOf, encode, rejectingError } = require('./transfer')
 const { track, untrack } = require('./handles')
 
@@ -47,7 +47,7 @@ defineSpellings(Context, 'eval', function (mode, ...args) {
   const [transfer, promise] = transferMode(options)
   const timeout = timeoutOf(options)
   const [filename, lineOffset, columnOffset] = originOf(options)
-  return this._isolate._native.eval(mode, this._id, code, filename, lineOffset, columnOffset, timeout, transfer, promise)
+  return promised(mode, promise, this._isolate._native.eval(mode, this._id, code, filename, lineOffset, columnOffset, timeout, transfer, promise))
 })
 
 defineSpellings(Context, 'evalClosure', function (mode, ...args) {
@@ -64,7 +64,7 @@ defineSpellings(Context, 'evalClosure', function (mode, ...args) {
   const timeout = timeoutOf(options)
   const [filename] = originOf(options)
   const encoded = closureArgs.map((value) => encode(value, options?.arguments))
-  return this._isolate._native.evalClosure(mode, this._id, code, filename, encoded, timeout, transfer, promise)
+  return promised(mode, promise, this._isolate._native.evalClosure(mode, this._id, code, filename, encoded, timeout, transfer, promise))
 })
 
 module.exports = { Context }

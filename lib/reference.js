@@ -3,7 +3,7 @@
 // in the host. Operations on an isolate value run in that isolate; on a host value, right here.
 const { hide } = require('./internal')
 const native = require('./binding')
-const { defineSpellings, requireArgs, requireOptions } = require('./runner')
+const { defineSpellings, promised, requireArgs, requireOptions } = require('./runner')
 const { ExternalCopy } = require('./external_copy')
 const { kWire, transferMode, timeoutOf, encode, serialize, deserialize, CopyMarker } = require('./transfer')
 const { checkKey, getProperty, setProperty, deleteProperty } = require('./properties')
@@ -156,11 +156,11 @@ defineSpellings(Reference, 'get', function (mode, ...args) {
     const target = this._hostValue()
     // (A Reference got from one made with `unsafeInherit` inherits too, as in isolated-vm.)
     const inherit = this._inherit
-    return local(mode, () => hostResult(getProperty(target, property, inherit, !!options?.accessors), options, (v) => new Reference(v, { unsafeInherit: inherit })))
+    return promised(mode, promise, local(mode, () => hostResult(getProperty(target, property, inherit, !!options?.accessors), options, (v) => new Reference(v, { unsafeInherit: inherit }))))
   }
   const wire = this._wireChecked()
   checkKey(property)
-  return wire.get(mode, property, timeout, transfer, promise, !!options?.accessors)
+  return promised(mode, promise, wire.get(mode, property, timeout, transfer, promise, !!options?.accessors))
 }, { ignored: false })
 
 defineSpellings(Reference, 'set', function (mode, ...args) {
@@ -200,11 +200,11 @@ defineSpellings(Reference, 'apply', function (mode, ...args) {
     if (typeof target !== 'function') throw new TypeError('Reference is not a function')
     const thisArg = hostArgument(receiver)
     const hostArgs = callArgs.map((value) => hostArgument(value, options?.arguments))
-    return local(mode, () => hostResult(Reflect.apply(target, thisArg, hostArgs), options?.result, (v) => new Reference(v)))
+    return promised(mode, promise, local(mode, () => hostResult(Reflect.apply(target, thisArg, hostArgs), options?.result, (v) => new Reference(v))))
   }
   const wire = this._wireChecked()
   const encoded = callArgs.map((value) => encode(value, options?.arguments))
-  return wire.apply(mode, encode(receiver), encoded, timeout, transfer, promise)
+  return promised(mode, promise, wire.apply(mode, encode(receiver), encoded, timeout, transfer, promise))
 })
 
 defineSpellings(Reference, 'copy', function (mode) {

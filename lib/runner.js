@@ -96,4 +96,12 @@ function requireOptions(value, index) {
   }
 }
 
-module.exports = { SYNC, ASYNC, IGNORED, defineSpellings, afterward, requireString, requireArgs, requireOptions }
+/**
+ * The result of a synchronous call made with `promise: true`: a Promise, as isolated-vm returns
+ * one — of the value, or the one the native layer made for a promise that settles later.
+ */
+function promised(mode, promise, result) {
+  return mode === SYNC && promise && !(result instanceof Promise) ? Promise.resolve(result) : result
+}
+
+module.exports = { SYNC, ASYNC, IGNORED, defineSpellings, afterward, promised, requireString, requireArgs, requireOptions }

@@ -1,7 +1,7 @@
 'use strict'
 // Script: code compiled once, runnable many times in any context of its isolate.
 const { hide } = require('./internal')
-const { defineSpellings, requireArgs } = require('./runner')
+const { defineSpellings, promised, requireArgs } = require('./runner')
 const { transferMode, timeoutOf, rejectingError } = require('./transfer')
 const { track, untrack } = require('./handles')
 const { Context } = require('./context')
@@ -33,7 +33,7 @@ defineSpellings(Script, 'run', function (mode, ...args) {
   const timeout = timeoutOf(options)
   const result = this._isolate._native.runScript(mode, this._id, context._id, timeout, transfer, promise)
   if (options?.release) this.release()
-  return result
+  return promised(mode, promise, result)
 })
 
 module.exports = { Script }

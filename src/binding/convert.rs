@@ -283,6 +283,7 @@ pub fn to_js(env: sys::napi_env, value: &Transfer) -> napi::Result<sys::napi_val
                 return Err(napi::Error::new(napi::Status::InvalidArg, "Cannot dereference this into target isolate"));
             }
             Transfer::HostFunction(r, _) | Transfer::HostDeref(r) => out = current()?.value(r.id)?,
+            Transfer::Pending(id) => out = current()?.pending_promise(*id)?,
             Transfer::HostReference(r) => {
                 let value = current()?.value(r.id)?;
                 out = helper(env, c"wrapHostReference", &[value])?;

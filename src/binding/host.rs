@@ -17,6 +17,7 @@ use napi::sys;
 
 use crate::engine::errors::Thrown;
 use crate::engine::fast_map::FastMap;
+use crate::engine::state::PENDING_IDS;
 use crate::engine::host::{CallMode, Host, HostCall, HostRequest, HostResult};
 use crate::engine::isolate::set_thread_host;
 use crate::engine::transfer::{Mode, SharedBytes, Transfer};
@@ -54,6 +55,8 @@ struct NodeOnly {
     awaiting: FastMap<u64, (Arc<Slot<HostResult>>, Mode)>,
     next_awaiting: u64,
     deferreds: FastMap<u64, sys::napi_deferred>,
+    /// Outcomes of `Transfer::Pending` promises that arrived before their Promise was made.
+    early: FastMap<u64, HostResult>,
     next_promise: u64,
     /// Counts requests served whose outcome only the event loop can carry on (a promise settled
     /// or awaited): spinning for more work is pointless until JS runs again.
@@ -126,6 +129,7 @@ impl NodeHost {
                 awaiting: FastMap::default(),
                 next_awaiting: 1,
                 deferreds: FastMap::default(),
+                early: FastMap::default(),
                 next_promise: 1,
                 loop_work: 0,
             }),
@@ -233,16 +237,43 @@ impl NodeHost {
         let id = node.next_promise;
         node.next_promise += 1;
         node.deferreds.insert(id, deferred);
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
-            // SAFETY: Node thread; keeps the event loop alive while results are due.
-            unsafe { sys::napi_ref_threadsafe_function(node.env, self.tsfn) };
-        }
+        self.hold_loop(node.env);
         Ok((id, promise))
+    }
+
+    /// Keeps the event loop alive while results are due (an operation in flight, or a promise a
+    /// synchronous call handed out: as in isolated-vm, the process waits for it).
+    fn hold_loop(&self, env: sys::napi_env) {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            // SAFETY: Node thread, with the environment's own env.
+            unsafe { sys::napi_ref_threadsafe_function(env, self.tsfn) };
+        }
+    }
+
+    /// The Promise of a synchronous call's `Transfer::Pending` result (see
+    /// `IsolateState::settle_later`).
+    pub fn pending_promise(&self, id: u64) -> napi::Result<sys::napi_value> {
+        let node = self.node();
+        let mut deferred = ptr::null_mut();
+        let mut promise = ptr::null_mut();
+        // SAFETY: standard promise creation on the Node thread.
+        napi_ok(node.env, unsafe { sys::napi_create_promise(node.env, &mut deferred, &mut promise) })?;
+        node.deferreds.insert(id, deferred);
+        self.hold_loop(node.env);
+        if let Some(result) = node.early.remove(&id) {
+            self.settle(id, result);
+        }
+        Ok(promise)
     }
 
     pub fn settle(&self, id: u64, result: HostResult) {
         let env = self.env();
-        let Some(deferred) = self.node().deferreds.remove(&id) else { return };
+        let Some(deferred) = self.node().deferreds.remove(&id) else {
+            if id & PENDING_IDS != 0 {
+                self.node().early.insert(id, result);
+            }
+            return;
+        };
         let (value, ok) = match result {
             Ok(value) => match convert::to_js(env, &value) {
                 Ok(v) => (v, true),

@@ -11,6 +11,8 @@ pub mod text {
     pub const DISPOSED_SYNC: &str = "Isolated is disposed";
     pub const DISPOSED_ASYNC: &str = "Isolate is disposed";
     pub const DISPOSED_DURING: &str = "Isolate was disposed during execution";
+    /// A promise a synchronous call returned, still pending when its isolate was disposed.
+    pub const ABANDONED: &str = "Promise was abandoned";
     pub const MEMORY_LIMIT: &str = "Isolate was disposed during execution due to memory limit";
     pub const TIMEOUT: &str = "Script execution timed out.";
     pub const NON_TRANSFERABLE: &str = "A non-transferable value was passed";

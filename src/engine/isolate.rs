@@ -160,7 +160,7 @@ impl Isolate {
     }
 
     /// Whether the innermost running call is one the host waits on synchronously.
-    fn current_is_sync() -> bool {
+    pub(crate) fn current_is_sync() -> bool {
         ENTERED.with(|e| e.borrow().last().map(|(_, sync)| *sync).unwrap_or(false))
     }
 
@@ -242,6 +242,10 @@ impl Isolate {
     fn drop_state(&self) {
         // SAFETY: we own the isolate and nothing of the state is borrowed at depth zero.
         if let Some(state) = unsafe { (*self.state.get()).take() } {
+            // Promises that synchronous calls handed out and that will now never settle.
+            for id in state.take_settlements() {
+                self.host.post(HostRequest::Settle { promise: id, result: Err(Thrown::plain(text::ABANDONED)) });
+            }
             super::spare::discard(state);
         }
         while let Some(task) = self.pop_task(false) {

@@ -212,6 +212,11 @@ fn perform(prepared: Prepared, mode: CallMode) -> Result<Transfer, Thrown> {
 
 /// Phases two and three in the requested spelling.
 fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared, spelling: i32) -> Result<Value<'js>, Thrown> {
+    // `applySync` of a host function with `result: { promise: true }` gives the isolate a promise,
+    // as in isolated-vm, rather than waiting for the host's (which a synchronous call from the
+    // host could never see settle): the call is queued as the isolate's next work, as `apply`'s.
+    let promised_host_call = prepared.options.promise && matches!(prepared.target, Target::Host(_)) && matches!(prepared.op, Op::Apply { .. });
+    let spelling = if spelling == SYNC && promised_host_call { ASYNC } else { spelling };
     match spelling {
         SYNC | SYNC_PROMISE => {
             let mode = if spelling == SYNC { CallMode::Sync } else { CallMode::SyncPromise };
@@ -503,7 +508,7 @@ fn throw_here(ctx: &Ctx, thrown: Thrown) -> rquickjs::Error {
 /// `Function::new`, with the calling context's `Function.prototype`. rquickjs gives every Rust
 /// function of a runtime the prototype of the first context that made one, which would hand code
 /// in one context the `Function` constructor, and so the globals, of another.
-fn native_function<'js, P, F: rquickjs::function::IntoJsFunc<'js, P> + 'js>(ctx: &Ctx<'js>, f: F) -> rquickjs::Result<Function<'js>> {
+pub fn native_function<'js, P, F: rquickjs::function::IntoJsFunc<'js, P> + 'js>(ctx: &Ctx<'js>, f: F) -> rquickjs::Result<Function<'js>> {
     let function = Function::new(ctx.clone(), f)?;
     if let Some(object) = function.as_object() {
         object.set_prototype(Some(&Function::prototype(ctx.clone())))?;

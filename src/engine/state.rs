@@ -14,6 +14,7 @@ use rquickjs::{qjs, Context, Ctx, Persistent, Runtime, Value};
 
 use super::code_cache;
 use super::errors::{self, text, Thrown};
+use super::host::HostRequest;
 use super::fast_map::FastMap;
 use super::isolate::Isolate;
 use super::limits::{CountingAllocator, Limits, Stop, MAX_STACK};
@@ -135,6 +136,9 @@ pub struct IsolateState {
     scratch: RefCell<Option<Context>>,
     /// Whether an ExternalCopy was ever held here (see `spare::discard`).
     held_external_copy: std::cell::Cell<bool>,
+    /// Ids of the promises handed to the host by synchronous calls (`Transfer::Pending`) and not
+    /// settled yet: rejected with `Promise was abandoned` if the isolate goes first.
+    settlements: RefCell<Vec<u64>>,
     /// A user context made ahead of time, sandbox classes installed, for the first
     /// `createContext` (see `spare`).
     ready: RefCell<Option<Context>>,
@@ -224,6 +228,7 @@ impl IsolateState {
             contexts: RefCell::default(),
             scratch: RefCell::default(),
             held_external_copy: std::cell::Cell::new(false),
+            settlements: RefCell::default(),
             ready: RefCell::new(None),
             modules: RefCell::default(),
             module_compiler: RefCell::new(None),
@@ -526,10 +531,15 @@ impl IsolateState {
     /// Settles a promise result when `promise: true`: runs microtasks and, while the promise is
     /// still pending, the isolate's later queued work (async callbacks settle promises that way),
     /// then takes the outcome. The timeout and disposal still apply.
-    fn settle<'js>(&self, isolate: &Arc<Isolate>, ctx: &Ctx<'js>, value: Value<'js>) -> Result<Value<'js>, Thrown> {
+    ///
+    /// A synchronous call cannot wait for what only the host can do: as in isolated-vm, it hands
+    /// the host a Promise instead, when the promise is still pending or was rejected
+    /// (`Settled::Later`; a fulfilled one is returned as its value, which the host wraps).
+    fn settle<'js>(&self, isolate: &Arc<Isolate>, ctx: &Ctx<'js>, value: Value<'js>) -> Result<Settled<'js>, Thrown> {
         let Some(promise) = value.as_promise() else {
-            return Ok(value);
+            return Ok(Settled::Now(value));
         };
+        let sync = Isolate::current_is_sync() || isolate.host.is_host_thread();
         use rquickjs::promise::PromiseState;
         loop {
             self.drain_jobs()?;
@@ -541,6 +551,11 @@ impl IsolateState {
             if let Some(reason) = self.take_unhandled_rejection(ctx) {
                 return Err(reason);
             }
+            if sync {
+                // Nothing the host does can settle it while the host waits here, and the work
+                // queued after this call runs after it, as in isolated-vm.
+                break;
+            }
             if isolate.run_next_task() {
                 continue;
             }
@@ -548,13 +563,13 @@ impl IsolateState {
                 // Let the interrupt handler report it: run a no-op job check once more.
                 return Err(self.stopped_while_waiting());
             }
-            if isolate.host.is_host_thread() {
-                break; // nothing can settle it while the host thread is held here
-            }
             isolate.wait_for_work(|| self.limits.pending_stop() != Stop::None || self.deadline_passed());
         }
+        if sync && promise.state() != PromiseState::Resolved {
+            return Ok(Settled::Later(promise.clone()));
+        }
         match promise.state() {
-            PromiseState::Resolved => Ok(promise.result::<Value>().and_then(|r| r.ok()).unwrap_or_else(|| Value::new_undefined(ctx.clone()))),
+            PromiseState::Resolved => Ok(Settled::Now(promise.result::<Value>().and_then(|r| r.ok()).unwrap_or_else(|| Value::new_undefined(ctx.clone())))),
             PromiseState::Rejected => {
                 let reason = match promise.result::<Value>() {
                     Some(Err(rquickjs::Error::Exception)) => ctx.catch(),
@@ -565,10 +580,60 @@ impl IsolateState {
                 self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), &value));
                 Err(without_boundary(errors::capture(ctx, reason)))
             }
-            PromiseState::Pending => Err(Thrown::plain(
-                "The promise did not settle: it waits on something only the host can do, which cannot happen while this call holds the isolate",
-            )),
+            PromiseState::Pending => Ok(Settled::Later(promise.clone())),
         }
+    }
+
+    /// The result of an operation under `options`: its value transferred, after `settle` when
+    /// `promise: true`.
+    fn settle_and_finish<'js>(&self, isolate: &Arc<Isolate>, ctx: &Ctx<'js>, value: Value<'js>, options: &RunOptions, fallback: Fallback) -> Result<Transfer, Thrown> {
+        let value = if !options.promise {
+            value
+        } else {
+            match self.settle(isolate, ctx, value)? {
+                Settled::Now(value) => value,
+                Settled::Later(promise) => return self.settle_later(ctx, promise, options.mode, fallback),
+            }
+        };
+        self.finish(isolate, ctx, value, options, fallback)
+    }
+
+    /// Hands the host a Promise for `promise` (`Transfer::Pending`): reactions in the isolate
+    /// transfer its outcome, as the call would have, when it settles; dropping the isolate first
+    /// rejects it (`Isolate::drop_state`). The host keeps an outcome that arrives before it has
+    /// made its Promise (`NodeHost::settle`).
+    fn settle_later<'js>(&self, ctx: &Ctx<'js>, promise: rquickjs::Promise<'js>, mode: Mode, fallback: Fallback) -> Result<Transfer, Thrown> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = PENDING_IDS | NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let reaction = |fulfilled: bool| {
+            super::sandbox::native_function(ctx, move |ctx: Ctx<'js>, value: Value<'js>| {
+                let Some(isolate) = Isolate::current() else { return };
+                let state = isolate.state();
+                let mut settlements = state.settlements.borrow_mut();
+                let Some(at) = settlements.iter().position(|s| *s == id) else { return };
+                settlements.remove(at);
+                drop(settlements);
+                let result = match fulfilled {
+                    true => transfer::export(&ctx, &isolate, value, mode, fallback),
+                    false => Err(without_boundary(errors::capture(&ctx, value))),
+                };
+                isolate.host.post(HostRequest::Settle { promise: id, result });
+            })
+        };
+        let (on_fulfilled, on_rejected) = (reaction(true), reaction(false));
+        let (Ok(on_fulfilled), Ok(on_rejected)) = (on_fulfilled, on_rejected) else { return Err(js_error(ctx)) };
+        self.settlements.borrow_mut().push(id);
+        let then = promise.then().map_err(|_| js_error(ctx))?;
+        then.call::<_, Value>((rquickjs::function::This(promise.clone()), on_fulfilled, on_rejected)).map_err(|_| js_error(ctx))?;
+        // (A rejection is handled now; reactions to a settled promise run with the jobs.)
+        self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), promise.as_value()));
+        self.drain_jobs()?;
+        Ok(Transfer::Pending(id))
+    }
+
+    /// The ids of the promises still owed to the host (see `settle_later`), for the isolate's end.
+    pub fn take_settlements(&self) -> Vec<u64> {
+        std::mem::take(&mut self.settlements.borrow_mut())
     }
 
     fn deadline_passed(&self) -> bool {
@@ -741,8 +806,7 @@ impl IsolateState {
     ) -> Result<Transfer, Thrown> {
         self.guarded(ctx, options.timeout_ms, || {
             let value = body()?;
-            let value = if options.promise { self.settle(isolate, ctx, value)? } else { value };
-            self.finish(isolate, ctx, value, options, fallback)
+            self.settle_and_finish(isolate, ctx, value, options, fallback)
         })
     }
 
@@ -766,8 +830,7 @@ impl IsolateState {
                     }
                 };
                 let value: Value = if found { object.get(key).map_err(|_| js_error(&ctx))? } else { Value::new_undefined(ctx.clone()) };
-                let value = if options.promise { self.settle(isolate, &ctx, value)? } else { value };
-                self.finish(isolate, &ctx, value, options, if inherit { Fallback::InheritingReference } else { Fallback::Reference })
+                self.settle_and_finish(isolate, &ctx, value, options, if inherit { Fallback::InheritingReference } else { Fallback::Reference })
             })
         })
     }
@@ -907,6 +970,15 @@ fn own_property<'js>(ctx: &Ctx<'js>, object: &rquickjs::Object<'js>, key: &Value
         Ok(if accessor { OwnProperty::Accessor } else { OwnProperty::Data })
     }
 }
+
+/// The outcome of `settle`: the value now, or a promise the host will be handed instead.
+enum Settled<'js> {
+    Now(Value<'js>),
+    Later(rquickjs::Promise<'js>),
+}
+
+/// The ids of `Transfer::Pending` promises, apart from those the host numbers itself.
+pub const PENDING_IDS: u64 = 1 << 62;
 
 /// A rejection delivered through `promise: true` carries the isolate frames but no boundary
 /// marker: the host call site is gone by the time it settles.

@@ -87,6 +87,10 @@ pub enum Transfer {
     HostReference(Arc<HostRef>),
     /// `derefInto()` of a host Reference: becomes the host value itself in the host.
     HostDeref(Arc<HostRef>),
+    /// The result of a synchronous call with `promise: true` whose promise settles later: the
+    /// host gets a Promise, settled by `HostRequest::Settle` with this id (see
+    /// `IsolateState::settle_later`).
+    Pending(u64),
 }
 
 /// A value held alive in an isolate's handle table. Dropping the last `Arc` releases it.
@@ -260,6 +264,7 @@ pub fn import<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: &Transfer) -> 
             isolate.state().handle_value(ctx, handle.id)
         }
         Transfer::HostDeref(_) => Err(Thrown::type_error(text::WRONG_ISOLATE_DEREF)),
+        Transfer::Pending(_) => Err(Thrown::type_error(text::NON_TRANSFERABLE)),
         Transfer::Function(handle) => {
             if Arc::ptr_eq(&handle.isolate, isolate) {
                 return isolate.state().handle_value(ctx, handle.id);
