@@ -326,3 +326,19 @@ describe('synchronous calls with `promise: true`, as in isolated-vm', () => {
     isolate.dispose()
   })
 })
+
+describe('order of work between an isolate and the host, as in isolated-vm', () => {
+  it('runs a host function applied asynchronously by a script before the script’s run() resolves', async () => {
+    let ranFirst = 0
+    for (let i = 0; i < 20; i++) {
+      const isolate = new ivm.Isolate()
+      const context = await isolate.createContext()
+      const logs: string[] = []
+      await context.global.set('log', new ivm.Reference((entry: string) => logs.push(entry)))
+      await (await isolate.compileScript('log.apply(null, ["ran"])')).run(context)
+      if (logs.length === 1) ranFirst++
+      isolate.dispose()
+    }
+    expect(ranFirst).toBe(20)
+  })
+})

@@ -19,7 +19,7 @@ use std::thread::{self, Thread};
 use rquickjs::{qjs, Ctx, Value};
 
 use super::errors::{text, Thrown};
-use super::host::{CallMode, Host, HostCall, HostRequest};
+use super::host::{CallMode, Host, HostCall, HostRequest, HostResult};
 use super::limits::{now_ns, Limits};
 use super::state::IsolateState;
 use super::transfer::{self, RefHandle, Transfer};
@@ -573,18 +573,37 @@ impl Isolate {
         if self.host.is_host_thread() {
             return self.host.call_now(call);
         }
+        let posted = self.post_host_call(call, mode);
+        self.await_host_reply(posted)
+    }
+
+    /// Hands a call to the host (from a thread other than the host's); its answer comes back
+    /// to `await_host_reply`.
+    pub fn post_host_call(&self, call: HostCall, mode: CallMode) -> PostedCall {
         let slot = Slot::new();
-        let started = now_ns();
         self.host.post(HostRequest::Call { call, mode, reply: Some(slot.clone()) });
+        PostedCall { slot, posted: now_ns() }
+    }
+
+    /// Waits for the host's answer to a posted call, on the thread that posted it.
+    pub fn await_host_reply(&self, call: PostedCall) -> Result<Transfer, Thrown> {
+        let PostedCall { slot, posted } = call;
         // dispose() ends the wait at once (the host's answer, if it ever comes, is dropped).
         wait_until(|| slot.is_ready() || self.limits.terminated(), serve_current_thread);
         // Time spent waiting on the host does not count against the timeout.
-        self.limits.extend_deadline(now_ns() - started);
+        self.limits.extend_deadline(now_ns() - posted);
         if !slot.is_ready() {
             return Err(Thrown::plain(text::DISPOSED_DURING));
         }
         slot.take()
     }
+}
+
+/// A call handed to the host, whose answer is still to come.
+pub struct PostedCall {
+    slot: Arc<Slot<HostResult>>,
+    /// When it was posted (`now_ns`): waiting for the host does not count against the timeout.
+    posted: u64,
 }
 
 impl Drop for Isolate {

@@ -195,19 +195,25 @@ fn perform(prepared: Prepared, mode: CallMode) -> Result<Transfer, Thrown> {
             })
         }
         Target::Host(target) => {
-            let op = match op {
-                Op::Get { key, accessors, .. } => HostOp::Get { key, accessors },
-                Op::Set { key, value } => HostOp::Set { key, value },
-                Op::Delete { key } => HostOp::Delete { key },
-                Op::Apply { this, args } => HostOp::Apply { this, args },
-                Op::Copy => HostOp::Copy,
-            };
             let isolate = Isolate::current().ok_or_else(|| Thrown::plain("no isolate"))?;
-            // `result: { promise: true }` on a host function means: wait for its promise.
-            let mode = if options.promise && matches!(op, HostOp::Apply { .. }) && mode == CallMode::Sync { CallMode::SyncPromise } else { mode };
-            isolate.call_host(HostCall { target, op, result: options.mode }, mode)
+            let (call, mode) = host_call(target, op, options, mode);
+            isolate.call_host(call, mode)
         }
     }
+}
+
+/// A host operation as the host takes it.
+fn host_call(target: Arc<HostRef>, op: Op, options: RunOptions, mode: CallMode) -> (HostCall, CallMode) {
+    let op = match op {
+        Op::Get { key, accessors, .. } => HostOp::Get { key, accessors },
+        Op::Set { key, value } => HostOp::Set { key, value },
+        Op::Delete { key } => HostOp::Delete { key },
+        Op::Apply { this, args } => HostOp::Apply { this, args },
+        Op::Copy => HostOp::Copy,
+    };
+    // `result: { promise: true }` on a host function means: wait for its promise.
+    let mode = if options.promise && matches!(op, HostOp::Apply { .. }) && mode == CallMode::Sync { CallMode::SyncPromise } else { mode };
+    (HostCall { target, op, result: options.mode }, mode)
 }
 
 /// Phases two and three in the requested spelling.
@@ -252,14 +258,31 @@ fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared,
             Ok(Value::new_undefined(ctx.clone()))
         }
         _ => {
-            // ASYNC: a promise now; the operation runs as the isolate's next queued work.
+            // ASYNC: a promise now; the operation runs as the isolate's next queued work. A host
+            // operation is handed to the host now, when the host is not waiting on this isolate:
+            // the host then sees it before whatever the isolate sends it next (the result of the
+            // run that made the call), in the order isolated-vm keeps; the isolate's queued work
+            // waits for the answer and settles the promise.
             let (promise, resolve, reject) = ctx.promise().map_err(|e| Thrown::plain(e.to_string()))?;
             let resolve = isolate.state().hold(ctx, resolve.into_value());
             let reject = isolate.state().hold(ctx, reject.into_value());
+            let mut prepared = Some(prepared);
+            let posted = match prepared.as_ref().map(|p| &p.target) {
+                Some(Target::Host(_)) if !isolate.host.is_host_thread() && !Isolate::current_is_sync() => {
+                    let Prepared { target: Target::Host(target), op, options } = prepared.take().expect("prepared") else { unreachable!() };
+                    let (call, mode) = host_call(target, op, options, CallMode::Sync);
+                    Some(isolate.post_host_call(call, mode))
+                }
+                _ => None,
+            };
             isolate.run_async(move |iso| {
                 let Some(iso) = iso else { return };
                 let _ = iso.execute_async(move |iso| {
-                    let outcome = perform(prepared, CallMode::Sync);
+                    let outcome = match (posted, prepared) {
+                        (Some(posted), _) => iso.await_host_reply(posted),
+                        (None, Some(prepared)) => perform(prepared, CallMode::Sync),
+                        (None, None) => unreachable!("a posted or a prepared operation"),
+                    };
                     iso.state().settle_held(iso, resolve, reject, outcome);
                     Ok(())
                 });
