@@ -88,6 +88,38 @@ describe('Isolate', () => {
     isolate.dispose()
   })
 
+  it('leaves the time of host callbacks out of cpuTime (not out of wallTime), but not isolate code they run', () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    const spin = (ms: number) => {
+      const end = Date.now() + ms
+      while (Date.now() < end);
+    }
+    context.global.setSync('hostSpin', new ivm.Reference(spin))
+    context.global.setSync('reenter', new ivm.Reference(() => context.evalSync('const end = Date.now() + 40; while (Date.now() < end) {}')))
+    context.evalSync('hostSpin.applySync(undefined, [60]); reenter.applySync(undefined, [])')
+    const cpuMs = Number(isolate.cpuTime) / 1e6
+    const wallMs = Number(isolate.wallTime) / 1e6
+    // The host's 60 ms spin is wall time only; the 40 ms the callback ran back in the isolate
+    // are CPU time too.
+    expect(wallMs - cpuMs).toBeGreaterThan(50)
+    expect(cpuMs).toBeGreaterThan(35)
+    isolate.dispose()
+  })
+
+  it('lets cpuTime tick while an asynchronous run is under way', async () => {
+    const isolate = new ivm.Isolate()
+    const context = isolate.createContextSync()
+    const running = context.eval('const end = Date.now() + 80; while (Date.now() < end) {}')
+    const first = isolate.cpuTime
+    let ticked = false
+    const until = Date.now() + 60
+    while (!ticked && Date.now() < until) ticked = isolate.cpuTime !== first
+    await running
+    expect(ticked).toBe(true)
+    isolate.dispose()
+  })
+
   it('reports isDisposed and refuses to dispose twice', () => {
     const isolate = new ivm.Isolate()
     expect(isolate.isDisposed).toBe(false)

@@ -109,6 +109,12 @@ pub struct Isolate {
     /// the isolate's own thread (0 elsewhere).
     entered_wall: AtomicU64,
     entered_cpu: AtomicU64,
+    /// Nanoseconds the current outermost entry has spent waiting on host calls: not CPU time of
+    /// the isolate's (isolated-vm's `cpuTime` leaves host callbacks out; `wallTime` counts them).
+    host_wait_ns: AtomicU64,
+    /// When the host call under way began (or resumed, after code it ran in this isolate), 0
+    /// when none is.
+    host_wait_since: AtomicU64,
     /// Set by the owner after its last queued task, while it finishes up before letting go:
     /// a caller that finds it so waits a moment for it instead of handing its work over.
     releasing: AtomicBool,
@@ -149,6 +155,8 @@ impl Isolate {
             wall_ns: AtomicU64::new(0),
             entered_wall: AtomicU64::new(0),
             entered_cpu: AtomicU64::new(0),
+            host_wait_ns: AtomicU64::new(0),
+            host_wait_since: AtomicU64::new(0),
             releasing: AtomicBool::new(false),
             disposed: AtomicBool::new(false),
         }))
@@ -190,6 +198,7 @@ impl Isolate {
             // busy for the whole call, so its elapsed time stands for CPU time there.
             let on_worker = IS_WORKER.with(|w| w.get());
             self.entered_cpu.store(if on_worker { super::limits::thread_cpu_ns() } else { 0 }, Ordering::Relaxed);
+            self.host_wait_ns.store(0, Ordering::Relaxed);
             self.entered_wall.store(now_ns(), Ordering::Relaxed);
             if self.owner_thread_token.load(Ordering::Relaxed) != me {
                 *self.owner_thread.lock().unwrap() = Some(thread::current());
@@ -221,10 +230,13 @@ impl Isolate {
             return;
         }
         let elapsed = now_ns().saturating_sub(self.entered_wall.load(Ordering::Relaxed));
+        let host_wait = self.host_wait_ns.swap(0, Ordering::Relaxed);
+        // (An isolate thread's CPU clock stops while it sleeps waiting for the host; elapsed
+        // time, standing for CPU time on the caller's thread, leaves the waits out here.)
         let cpu = if IS_WORKER.with(|w| w.get()) {
             super::limits::thread_cpu_ns().saturating_sub(self.entered_cpu.load(Ordering::Relaxed))
         } else {
-            elapsed
+            elapsed.saturating_sub(host_wait)
         };
         self.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
         self.wall_ns.fetch_add(elapsed, Ordering::Relaxed);
@@ -262,7 +274,10 @@ impl Isolate {
         // A call nested inside a sync call is waited on synchronously too.
         let sync = sync || Self::current_is_sync();
         ENTERED.with(|e| e.borrow_mut().push((self.clone(), sync)));
+        // Code a host callback runs back in here is the isolate's time, not the host's.
+        let paused = self.host_wait_pause();
         let result = catch_unwind(AssertUnwindSafe(|| job(self)));
+        self.host_wait_resume(paused);
         ENTERED.with(|e| e.borrow_mut().pop());
         let result = match result {
             Ok(r) => r,
@@ -509,7 +524,20 @@ impl Isolate {
 
     /// `isolate.cpuTime` and `isolate.wallTime`, in nanoseconds.
     pub fn times(&self) -> (u64, u64) {
-        (self.cpu_ns.load(Ordering::Relaxed), self.wall_ns.load(Ordering::Relaxed))
+        let (mut cpu, mut wall) = (self.cpu_ns.load(Ordering::Relaxed), self.wall_ns.load(Ordering::Relaxed));
+        // While code runs, its time so far counts too (elapsed standing for CPU time: another
+        // thread's CPU clock is not ours to read here), as isolated-vm's figures tick during a run.
+        if self.owner.load(Ordering::Acquire) != 0 {
+            let entered = self.entered_wall.load(Ordering::Relaxed);
+            if entered != 0 {
+                let elapsed = now_ns().saturating_sub(entered);
+                wall += elapsed;
+                let since = self.host_wait_since.load(Ordering::Relaxed);
+                let waiting = if since != 0 { now_ns().saturating_sub(since) } else { 0 };
+                cpu += elapsed.saturating_sub(self.host_wait_ns.load(Ordering::Relaxed) + waiting);
+            }
+        }
+        (cpu, wall)
     }
 
     /// Host-side handles alive (`isolate.referenceCount`).
@@ -571,10 +599,40 @@ impl Isolate {
             _ => {}
         }
         if self.host.is_host_thread() {
-            return self.host.call_now(call);
+            let outer = self.host_wait_begin();
+            let result = self.host.call_now(call);
+            self.host_wait_end(outer);
+            return result;
         }
         let posted = self.post_host_call(call, mode);
         self.await_host_reply(posted)
+    }
+
+    /// Starts timing a wait on the host (see `host_wait_ns`); returns what to restore after.
+    fn host_wait_begin(&self) -> u64 {
+        self.host_wait_since.swap(now_ns(), Ordering::Relaxed)
+    }
+
+    fn host_wait_end(&self, outer: u64) {
+        let since = self.host_wait_since.swap(outer, Ordering::Relaxed);
+        if since != 0 {
+            self.host_wait_ns.fetch_add(now_ns().saturating_sub(since), Ordering::Relaxed);
+        }
+    }
+
+    /// Stops the host-wait clock while code runs in the isolate again; returns whether it ran.
+    fn host_wait_pause(&self) -> bool {
+        let since = self.host_wait_since.swap(0, Ordering::Relaxed);
+        if since != 0 {
+            self.host_wait_ns.fetch_add(now_ns().saturating_sub(since), Ordering::Relaxed);
+        }
+        since != 0
+    }
+
+    fn host_wait_resume(&self, paused: bool) {
+        if paused {
+            self.host_wait_since.store(now_ns(), Ordering::Relaxed);
+        }
     }
 
     /// Hands a call to the host (from a thread other than the host's); its answer comes back
@@ -588,10 +646,13 @@ impl Isolate {
     /// Waits for the host's answer to a posted call, on the thread that posted it.
     pub fn await_host_reply(&self, call: PostedCall) -> Result<Transfer, Thrown> {
         let PostedCall { slot, posted } = call;
+        let outer = self.host_wait_begin();
         // dispose() ends the wait at once (the host's answer, if it ever comes, is dropped).
         wait_until(|| slot.is_ready() || self.limits.terminated(), serve_current_thread);
-        // Time spent waiting on the host does not count against the timeout.
-        self.limits.extend_deadline(now_ns() - posted);
+        // Time spent waiting on the host counts neither against the timeout nor as CPU time
+        // (but what the host runs in this isolate meanwhile does, see `execute`).
+        self.host_wait_end(outer);
+        self.limits.extend_deadline(now_ns().saturating_sub(posted));
         if !slot.is_ready() {
             return Err(Thrown::plain(text::DISPOSED_DURING));
         }
