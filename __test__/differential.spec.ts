@@ -314,6 +314,15 @@ describe('synchronous calls with `promise: true`, as in isolated-vm', () => {
     expect([abandoned.constructor, abandoned.message]).toEqual([Error, 'Promise was abandoned'])
   })
 
+  it('settle through the engine’s own then, not one the isolate’s code put on Promise.prototype', async () => {
+    const { isolate, context } = setup()
+    context.evalSync('Promise.prototype.then = function (onFulfilled) { onFulfilled("forged") }')
+    const value = context.evalSync('new Promise((resolve) => { globalThis.resolveIt = resolve })', { promise: true })
+    context.evalSync('resolveIt("real")')
+    expect(await value).toBe('real')
+    isolate.dispose()
+  })
+
   it('give the isolate a promise for a host function applied synchronously with result.promise', async () => {
     const { isolate, context } = setup()
     const seen = await context.evalClosureSync(

@@ -623,8 +623,20 @@ impl IsolateState {
         let (on_fulfilled, on_rejected) = (reaction(true), reaction(false));
         let (Ok(on_fulfilled), Ok(on_rejected)) = (on_fulfilled, on_rejected) else { return Err(js_error(ctx)) };
         self.settlements.borrow_mut().push(id);
-        let then = promise.then().map_err(|_| js_error(ctx))?;
-        then.call::<_, Value>((rquickjs::function::This(promise.clone()), on_fulfilled, on_rejected)).map_err(|_| js_error(ctx))?;
+        // QuickJS's own `then`, as V8's `Promise::Then` for isolated-vm: whatever the isolate's
+        // code made of `Promise.prototype.then` is not consulted.
+        // SAFETY: a live promise and functions of this context; the result is ours to free.
+        let attached = unsafe {
+            let raw = ctx.as_raw().as_ptr();
+            let derived = qjs::JS_PromiseThen(raw, promise.as_raw(), on_fulfilled.as_raw(), on_rejected.as_raw());
+            let ok = qjs::JS_VALUE_GET_TAG(derived) != qjs::JS_TAG_EXCEPTION;
+            qjs::JS_FreeValue(raw, derived);
+            ok
+        };
+        if !attached {
+            self.settlements.borrow_mut().retain(|s| *s != id);
+            return Err(js_error(ctx));
+        }
         // (A rejection is handled now; reactions to a settled promise run with the jobs.)
         self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), promise.as_value()));
         self.drain_jobs()?;
