@@ -351,3 +351,21 @@ describe('order of work between an isolate and the host, as in isolated-vm', () 
     expect(ranFirst).toBe(20)
   })
 })
+
+describe('a rejection nobody handles, between the host’s calls', () => {
+  it('is thrown out of the next call into the isolate, however unrelated, as in isolated-vm', async () => {
+    const { isolate, context } = setup()
+    await context.evalClosure(
+      `globalThis.run = () => {
+        void $0.apply(undefined, [], { result: { promise: true } }).then(() => { throw new Error('late') })
+      }`,
+      [() => new Promise((resolve) => setTimeout(resolve, 10))],
+      { arguments: { reference: true } },
+    )
+    await context.eval('run()')
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    expect((await rejected(context.eval('1 + 1'))).message).toBe('late')
+    expect(await context.eval('2 + 2')).toBe(4)
+    isolate.dispose()
+  })
+})

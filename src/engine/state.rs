@@ -402,7 +402,8 @@ impl IsolateState {
     pub fn settle_held(&self, isolate: &Arc<Isolate>, resolve: u32, reject: u32, outcome: Result<Transfer, Thrown>) {
         let _ = self.with_handle(resolve, |ctx, resolve_fn| {
             let reject_fn = self.handle_value(&ctx, reject)?;
-            self.guarded(&ctx, None, || {
+            // (Between the host's calls, a rejection this leaves unhandled waits for the next.)
+            self.guarded_with(&ctx, None, false, || {
                 let (function, value) = match outcome.and_then(|t| transfer::import(&ctx, isolate, &t)) {
                     Ok(value) => (resolve_fn, value),
                     Err(Thrown::Error(info)) => (reject_fn, transfer::error_value(&ctx, &info)),
@@ -422,6 +423,12 @@ impl IsolateState {
     /// queues; an unhandled rejection left at the end is thrown; a stop (timeout, dispose,
     /// memory limit) becomes isolated-vm's error.
     fn guarded<'js, T>(&self, ctx: &Ctx<'js>, timeout_ms: Option<f64>, body: impl FnOnce() -> Result<T, Thrown>) -> Result<T, Thrown> {
+        self.guarded_with(ctx, timeout_ms, true, body)
+    }
+
+    /// `guarded`; `report_rejections`: whether a rejection left unhandled ends this call (work the
+    /// isolate does between the host's calls leaves it for the next one, as in isolated-vm).
+    fn guarded_with<'js, T>(&self, ctx: &Ctx<'js>, timeout_ms: Option<f64>, report_rejections: bool, body: impl FnOnce() -> Result<T, Thrown>) -> Result<T, Thrown> {
         let saved = self.limits.deadline();
         if let Some(ms) = timeout_ms {
             let deadline = super::limits::now_ns().saturating_add((ms * 1e6) as u64);
@@ -459,8 +466,10 @@ impl IsolateState {
             }
         }
         let value = result?;
-        if let Some(reason) = self.take_unhandled_rejection(ctx) {
-            return Err(reason);
+        if report_rejections {
+            if let Some(reason) = self.take_unhandled_rejection(ctx) {
+                return Err(reason);
+            }
         }
         Ok(value)
     }
