@@ -274,6 +274,26 @@ describe('the API objects cannot be tampered with, as in isolated-vm', () => {
     expect(new ivm.ExternalCopy(1).copy()).toBe(1)
   })
 
+  it('closes API objects to new properties and to a new prototype, on the host and inside isolates', () => {
+    const { isolate, context } = setup()
+    const copy = new ivm.ExternalCopy(1)
+    const markers = [new ivm.Reference(1).derefInto(), new ivm.ExternalCopy(2).copyInto()]
+    for (const made of [copy, new ivm.Reference(1), isolate, context, new ivm.Callback(() => 1), ...markers]) {
+      expect(Object.isExtensible(made)).toBe(false)
+      expect(() => Object.setPrototypeOf(made, {})).toThrow(TypeError)
+    }
+    expect(copy.copy()).toBe(1)
+    const inside = context.evalClosureSync(
+      `const out = [Object.isExtensible($0)]
+       try { Object.setPrototypeOf($0, {}); out.push('changed') } catch (e) { out.push(e.constructor.name) }
+       return out`,
+      [copy],
+      { result: { copy: true } },
+    )
+    expect(inside).toEqual([false, 'TypeError'])
+    isolate.dispose()
+  })
+
   it('freezes the prototypes of the handles an isolate holds', () => {
     const { isolate, context } = setup()
     const seen = context.evalClosureSync(

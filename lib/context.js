@@ -1,6 +1,6 @@
 'use strict'
 // Context: one realm (global object and builtins) inside an isolate.
-const { hide } = require('./internal')
+const { hide, closeShape } = require('./internal')
 const { defineSpellings, promised, requireString, requireArgs, requireOptions } = require('./runner')
 const { kWire, transferMode, timeoutOf, originOf, encode, rejectingError } = require('./transfer')
 const { track, untrack } = require('./handles')
@@ -12,6 +12,7 @@ class Context {
     hide(this, '_released', false)
     hide(this, '_global', undefined)
     hide(this, '_token', track(this, isolate._native, 'context', id))
+    closeShape(this)
   }
 
   _check() {

@@ -6,7 +6,7 @@
 // them over in a plain marker. A tool's result, `new ExternalCopy(result).copyInto()`, then
 // costs no native objects at all (each costs ~1 µs to make and more to collect). Larger copies
 // go native at once, so that their bytes exist once.
-const { hide } = require('./internal')
+const { hide, closeShape } = require('./internal')
 const native = require('./binding')
 const { requireArgs, requireOptions } = require('./runner')
 const { kWire, cloneBytes, deserialize, CopyMarker } = require('./transfer')
@@ -58,6 +58,7 @@ class ExternalCopy {
       state.wire = native.wireExternalCopyOf(bytes)
     }
     hide(this, kState, state)
+    closeShape(this)
     // Transferred buffers are detached from the sender, as V8's transfer does.
     if (transferList !== undefined || options?.transferOut) {
       // (`transferOut` of a typed array or DataView detaches the buffer under it.)
@@ -74,6 +75,7 @@ class ExternalCopy {
   static fromWire(wire) {
     const copy = Object.create(ExternalCopy.prototype)
     hide(copy, kState, { bytes: undefined, held: undefined, wire, buffer: false, moved: false })
+    closeShape(copy)
     return copy
   }
 
@@ -122,6 +124,7 @@ class ExternalCopy {
     const marker = bytes !== undefined ? new CopyMarker(bytes, moves ? () => (state.moved = true) : undefined) : this._wire().copyInto()
     if (moves && bytes === undefined) state.moved = true
     if (release) this.release()
+    closeShape(marker)
     return marker
   }
 

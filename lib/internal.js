@@ -8,4 +8,12 @@ function hide(object, key, value) {
   Object.defineProperty(object, key, { value, writable: true, configurable: true, enumerable: false })
 }
 
-module.exports = { hide }
+/**
+ * Closes `object` to new properties once its state is in place: isolated-vm's objects take none
+ * (its instances are not extensible, and refuse a new prototype).
+ */
+function closeShape(object) {
+  Object.preventExtensions(object)
+}
+
+module.exports = { hide, closeShape }

@@ -1,6 +1,6 @@
 'use strict'
 // Isolate: a QuickJS runtime with its own heap, on its own thread when it runs asynchronously.
-const { hide } = require('./internal')
+const { hide, closeShape } = require('./internal')
 const native = require('./binding')
 const { defineSpellings, afterward, requireString, requireOptions, requireArgs } = require('./runner')
 const { Context } = require('./context')
@@ -33,6 +33,7 @@ class Isolate {
       throw new TypeError('`onCatastrophicError` must be a function')
     }
     hide(this, '_native', new native.NativeIsolate(memoryLimit * MB))
+    closeShape(this)
   }
 
   get isDisposed() {
@@ -139,13 +140,13 @@ defineSpellings(
     // As isolated-vm: fresh cachedData when none was given or the given one was rejected.
     const produce = !!options?.produceCachedData && rejected !== false
     const made = (id) => {
-      const script = new Script(this, id)
-      if (rejected !== undefined) script.cachedDataRejected = rejected
+      const compiled = {}
+      if (rejected !== undefined) compiled.cachedDataRejected = rejected
       if (produce) {
         const data = this._native.scriptCachedData(id)
-        script.cachedData = new ExternalCopy(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+        compiled.cachedData = new ExternalCopy(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
       }
-      return script
+      return new Script(this, id, compiled)
     }
     return afterward(this._native.compileScript(mode, code, filename, lineOffset, columnOffset, produce), made)
   },

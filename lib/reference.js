@@ -1,7 +1,7 @@
 'use strict'
 // Reference: a handle to a value that lives in an isolate, or (made with `new Reference(value)`)
 // in the host. Operations on an isolate value run in that isolate; on a host value, right here.
-const { hide } = require('./internal')
+const { hide, closeShape } = require('./internal')
 const native = require('./binding')
 const { defineSpellings, promised, requireArgs, requireOptions } = require('./runner')
 const { ExternalCopy } = require('./external_copy')
@@ -20,12 +20,18 @@ class Reference {
     hide(this, '_inherit', !!options?.unsafeInherit)
     hide(this, '_released', false)
     hide(this, '_hostWire', undefined)
+    hide(this, '_wire', undefined)
+    closeShape(this)
   }
 
   static fromWire(wire) {
     const reference = Object.create(Reference.prototype)
     hide(reference, '_wire', wire)
     hide(reference, kHost, NO_HOST_VALUE)
+    hide(reference, '_inherit', false)
+    hide(reference, '_released', false)
+    hide(reference, '_hostWire', undefined)
+    closeShape(reference)
     return reference
   }
 
@@ -87,6 +93,7 @@ class Reference {
     // The marker is the native wire itself, so that it is recognised wherever it is returned.
     const marker = wire.derefInto()
     if (options?.release) this.release()
+    closeShape(marker)
     return marker
   }
 

@@ -7,11 +7,14 @@ const { track, untrack } = require('./handles')
 const { Context } = require('./context')
 
 class Script {
-  constructor(isolate, id) {
+  /** `compiled`: what the compile reports (`cachedData`, `cachedDataRejected`), as own properties. */
+  constructor(isolate, id, compiled) {
     hide(this, '_isolate', isolate)
     hide(this, '_id', id)
     hide(this, '_released', false)
     hide(this, '_token', track(this, isolate._native, 'script', id))
+    // (Left open to new properties: isolated-vm's scripts are, since it adds these afterwards.)
+    if (compiled !== undefined) Object.assign(this, compiled)
   }
 
   release() {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rquickjs::class::{Class, JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Rest, This};
-use rquickjs::{Ctx, Function, JsLifetime, Object, Value};
+use rquickjs::{qjs, Ctx, Function, JsLifetime, Object, Value};
 
 use super::errors::{text, Thrown};
 use super::host::{CallMode, HostCall, HostOp, HostRef};
@@ -88,7 +88,13 @@ pub fn wrap<'js>(ctx: &Ctx<'js>, kind: Kind, transfer: Transfer, single_use: boo
     let js = |e: rquickjs::Error| Thrown::plain(e.to_string());
     let proto: Object = prototypes.get(name).map_err(js)?;
     let handle = Handle { kind, transfer: std::cell::RefCell::new(Some(transfer)), single_use };
-    Class::instance_proto(handle, proto).map(|c| c.into_value()).map_err(js)
+    let value = Class::instance_proto(handle, proto).map(|c| c.into_value()).map_err(js)?;
+    // Closed to new properties and a new prototype, as isolated-vm's handles are.
+    // SAFETY: a live object just made in this context.
+    if unsafe { qjs::JS_PreventExtensions(ctx.as_raw().as_ptr(), value.as_raw()) } < 0 {
+        return Err(super::errors::capture(ctx, ctx.catch()));
+    }
+    Ok(value)
 }
 
 /// The transfer a sandbox object stands for, when `value` is one (a single-use marker is spent).
