@@ -389,3 +389,14 @@ describe('a rejection nobody handles, between the host’s calls', () => {
     isolate.dispose()
   })
 })
+
+describe('functions an isolate hands the host', () => {
+  it('come as callables with the function’s name and length', () => {
+    const { isolate, context } = setup()
+    const named = context.evalSync('(function named(a, b) { return a + b })')
+    expect([typeof named, named.name, named.length, named(1, 2)]).toEqual(['function', 'named', 2, 3])
+    const arrow = context.evalClosureSync('return (x) => x * 2')
+    expect([arrow.name, arrow.length, arrow(4)]).toEqual(['', 1, 8])
+    isolate.dispose()
+  })
+})

@@ -207,8 +207,15 @@ const helpers = {
     return lazyClasses().Reference.fromWire(wire)
   },
   wrapFunction(wire) {
+    const signature = wire.signature
     const reference = lazyClasses().Reference.fromWire(wire)
-    return (...args) => reference.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } })
+    const callable = (...args) => reference.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } })
+    // The isolate function's name and length, as isolated-vm gives its callable.
+    if (signature) {
+      Object.defineProperty(callable, 'name', { value: signature[0], configurable: true })
+      Object.defineProperty(callable, 'length', { value: signature[1], configurable: true })
+    }
+    return callable
   },
   wrapExternalCopy(wire) {
     return lazyClasses().ExternalCopy.fromWire(wire)

@@ -90,6 +90,15 @@ impl Drop for Wire {
 
 #[napi]
 impl Wire {
+    /// A function's `[name, length]`, for the callable the host gets (`wrapFunction`).
+    #[napi(getter)]
+    pub fn signature(&self) -> Option<(String, u32)> {
+        match &*self.inner.borrow() {
+            Some(Transfer::Function(h)) => h.signature.clone(),
+            _ => None,
+        }
+    }
+
     /// `typeof` of the referenced value (`null` for null).
     #[napi(getter, js_name = "typeof")]
     pub fn type_of(&self) -> Option<String> {

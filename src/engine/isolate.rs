@@ -556,9 +556,18 @@ impl Isolate {
     /// the isolate from being disposed automatically is the host's handles, counted where the
     /// host holds them, not these.)
     pub fn new_handle_with<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>, inherit: bool) -> Arc<RefHandle> {
+        self.handle(ctx, value, inherit, None)
+    }
+
+    /// Holds a function for the callable the host gets, with its `name` and `length`.
+    pub fn new_handle_signed<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>, signature: Option<(String, u32)>) -> Arc<RefHandle> {
+        self.handle(ctx, value, false, signature)
+    }
+
+    fn handle<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>, inherit: bool, signature: Option<(String, u32)>) -> Arc<RefHandle> {
         let type_of = transfer::type_of(&value);
         let id = self.state().hold(ctx, value);
-        Arc::new(RefHandle { isolate: self.me.upgrade().expect("isolate alive"), id, type_of, inherit })
+        Arc::new(RefHandle { isolate: self.me.upgrade().expect("isolate alive"), id, type_of, inherit, signature })
     }
 
     /// Releases a held value, now if this thread may, otherwise in the isolate's queue.

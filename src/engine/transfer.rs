@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use rquickjs::{Ctx, Value};
+use rquickjs::{qjs, Ctx, Value};
 
 use super::errors::{text, ErrorInfo, Thrown};
 use super::host::{CallMode, HostRef};
@@ -101,6 +101,9 @@ pub struct RefHandle {
     pub type_of: &'static str,
     /// Made with `unsafeInherit`: `get` also reads inherited properties.
     pub inherit: bool,
+    /// A function's own `name` and `length` (data properties; none read from a proxy), for the
+    /// callable the host gets: isolated-vm's carries them.
+    pub signature: Option<(String, u32)>,
 }
 
 impl Transfer {
@@ -230,7 +233,8 @@ pub fn export<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: Value<'js>, mo
             }
             // Functions are transferable: the host gets a plain callable.
             if value.is_function() {
-                return Ok(Transfer::Function(isolate.new_handle(ctx, value)));
+                let signature = signature(ctx, &value);
+                return Ok(Transfer::Function(isolate.new_handle_signed(ctx, value, signature)));
             }
             match fallback {
                 Fallback::Undefined => Ok(Transfer::Undefined),
@@ -240,6 +244,37 @@ pub fn export<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, value: Value<'js>, mo
             }
         }
     }
+}
+
+/// A function's own data properties `name` and `length`, without running any code (no getter,
+/// no proxy trap).
+fn signature<'js>(ctx: &Ctx<'js>, function: &Value<'js>) -> Option<(String, u32)> {
+    if super::v8_wire::class_id(function) == super::v8_wire::class::PROXY {
+        return None;
+    }
+    let raw = ctx.as_raw().as_ptr();
+    let own_data = |name: &std::ffi::CStr| -> Option<Value<'js>> {
+        // SAFETY: the atom and the descriptor's values are freed, or handed to a Value, here.
+        unsafe {
+            let atom = qjs::JS_NewAtom(raw, name.as_ptr());
+            let mut desc = std::mem::zeroed::<qjs::JSPropertyDescriptor>();
+            let found = qjs::JS_GetOwnProperty(raw, &mut desc, function.as_raw(), atom);
+            qjs::JS_FreeAtom(raw, atom);
+            if found <= 0 {
+                if found < 0 {
+                    let _ = ctx.catch();
+                }
+                return None;
+            }
+            qjs::JS_FreeValue(raw, desc.getter);
+            qjs::JS_FreeValue(raw, desc.setter);
+            let value = Value::from_raw(ctx.clone(), desc.value);
+            (desc.flags & qjs::JS_PROP_GETSET as i32 == 0).then_some(value)
+        }
+    };
+    let name = own_data(c"name").and_then(|v| v.as_string().and_then(|s| s.to_string().ok())).unwrap_or_default();
+    let length = own_data(c"length").and_then(|v| v.as_number()).filter(|n| n.is_finite() && *n >= 0.0).unwrap_or(0.0);
+    Some((name, length.min(u32::MAX as f64) as u32))
 }
 
 /// Brings a transferred value into the isolate.
