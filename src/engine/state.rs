@@ -138,7 +138,7 @@ pub struct IsolateState {
     held_external_copy: std::cell::Cell<bool>,
     /// Ids of the promises handed to the host by synchronous calls (`Transfer::Pending`) and not
     /// settled yet: rejected with `Promise was abandoned` if the isolate goes first.
-    settlements: RefCell<Vec<u64>>,
+    settlements: RefCell<FastMap<u64, ()>>,
     /// A user context made ahead of time, sandbox classes installed, for the first
     /// `createContext` (see `spare`).
     ready: RefCell<Option<Context>>,
@@ -618,10 +618,9 @@ impl IsolateState {
             super::sandbox::native_function(ctx, move |ctx: Ctx<'js>, value: Value<'js>| {
                 let Some(isolate) = Isolate::current() else { return };
                 let state = isolate.state();
-                let mut settlements = state.settlements.borrow_mut();
-                let Some(at) = settlements.iter().position(|s| *s == id) else { return };
-                settlements.remove(at);
-                drop(settlements);
+                if state.settlements.borrow_mut().remove(&id).is_none() {
+                    return;
+                }
                 let result = match fulfilled {
                     true => transfer::export(&ctx, &isolate, value, mode, fallback),
                     false => Err(without_boundary(errors::capture(&ctx, value))),
@@ -631,7 +630,7 @@ impl IsolateState {
         };
         let (on_fulfilled, on_rejected) = (reaction(true), reaction(false));
         let (Ok(on_fulfilled), Ok(on_rejected)) = (on_fulfilled, on_rejected) else { return Err(js_error(ctx)) };
-        self.settlements.borrow_mut().push(id);
+        self.settlements.borrow_mut().insert(id, ());
         // QuickJS's own `then`, as V8's `Promise::Then` for isolated-vm: whatever the isolate's
         // code made of `Promise.prototype.then` is not consulted.
         // SAFETY: a live promise and functions of this context; the result is ours to free.
@@ -643,7 +642,7 @@ impl IsolateState {
             ok
         };
         if !attached {
-            self.settlements.borrow_mut().retain(|s| *s != id);
+            self.settlements.borrow_mut().remove(&id);
             return Err(js_error(ctx));
         }
         // (A rejection is handled now; reactions to a settled promise run with the jobs.)
@@ -654,7 +653,7 @@ impl IsolateState {
 
     /// The ids of the promises still owed to the host (see `settle_later`), for the isolate's end.
     pub fn take_settlements(&self) -> Vec<u64> {
-        std::mem::take(&mut self.settlements.borrow_mut())
+        std::mem::take(&mut *self.settlements.borrow_mut()).into_keys().collect()
     }
 
     fn deadline_passed(&self) -> bool {
