@@ -676,6 +676,15 @@ pub struct PostedCall {
     posted: u64,
 }
 
+impl PostedCall {
+    /// For an answer awaited on another thread than the one that posted the call: the answer
+    /// wakes this one.
+    pub fn awaited_here(self) -> PostedCall {
+        self.slot.wait_here();
+        self
+    }
+}
+
 impl Drop for Isolate {
     fn drop(&mut self) {
         // Last reference gone: nobody can own it any more, so its runtime can go.

@@ -285,7 +285,7 @@ fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared,
                 let Some(iso) = iso else { return };
                 let _ = iso.execute_async(move |iso| {
                     let outcome = match (posted, prepared) {
-                        (Some(posted), _) => iso.await_host_reply(posted),
+                        (Some(posted), _) => iso.await_host_reply(posted.awaited_here()),
                         (None, Some(prepared)) => perform(prepared, CallMode::Sync),
                         (None, None) => unreachable!("a posted or a prepared operation"),
                     };

@@ -141,22 +141,29 @@ pub fn spin_politely(budget: Duration, mut ready: impl FnMut() -> bool, mut serv
     }
 }
 
-/// A one-shot reply from another thread. The waiter is the thread that created the slot.
+/// A one-shot reply from another thread. The waiter is the thread that created the slot, or the
+/// one that last called `wait_here`.
 pub struct Slot<T> {
     value: Mutex<Option<T>>,
     ready: AtomicBool,
-    waiter: Thread,
+    waiter: Mutex<Thread>,
 }
 
 impl<T> Slot<T> {
     pub fn new() -> Arc<Self> {
-        Arc::new(Slot { value: Mutex::new(None), ready: AtomicBool::new(false), waiter: thread::current() })
+        Arc::new(Slot { value: Mutex::new(None), ready: AtomicBool::new(false), waiter: Mutex::new(thread::current()) })
+    }
+
+    /// Makes the calling thread the one woken by `fill` (a reply awaited on another thread than
+    /// the one that asked for it).
+    pub fn wait_here(&self) {
+        *self.waiter.lock().unwrap() = thread::current();
     }
 
     pub fn fill(&self, value: T) {
         *self.value.lock().unwrap() = Some(value);
         self.ready.store(true, Ordering::Release);
-        self.waiter.unpark();
+        self.waiter.lock().unwrap().unpark();
     }
 
     pub fn is_ready(&self) -> bool {
