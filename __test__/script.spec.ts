@@ -61,6 +61,27 @@ describe('Script', () => {
 })
 
 describe('cachedData', () => {
+  it('is produced and read back for modules too', async () => {
+    const isolate = new ivm.Isolate()
+    const source = 'export const answer = 6 * 7'
+    const produced = isolate.compileModuleSync(source, { produceCachedData: true })
+    expect(produced.cachedData).toBeInstanceOf(ivm.ExternalCopy)
+    expect(produced.cachedDataRejected).toBeUndefined()
+    const reused = isolate.compileModuleSync(source, { cachedData: produced.cachedData })
+    expect([reused.cachedDataRejected, reused.cachedData]).toEqual([false, undefined])
+    const context = isolate.createContextSync()
+    reused.instantiateSync(context, () => {
+      throw new Error('no imports')
+    })
+    reused.evaluateSync()
+    expect(reused.namespace.getSync('answer')).toBe(42)
+    // A script's data is not a module's (isolated-vm, whose V8 checks little, takes it).
+    const script = isolate.compileScriptSync(source.replace('export ', ''), { produceCachedData: true })
+    const crossed = isolate.compileModuleSync(source.replace('export ', ''), { cachedData: script.cachedData })
+    expect(crossed.cachedDataRejected).toBe(differs(false, true))
+    isolate.dispose()
+  })
+
   it('is produced on request, as an ExternalCopy of an ArrayBuffer, and read back to skip parsing', async () => {
     const isolate = new ivm.Isolate()
     const produced = isolate.compileScriptSync('6 * 7', { produceCachedData: true })

@@ -135,20 +135,9 @@ defineSpellings(
     requireString(code, 1)
     requireOptions(options, 2)
     const [filename, lineOffset, columnOffset] = originOf(options)
-    const cached = cachedDataOf(options)
-    const rejected = cached === undefined ? undefined : !native.acceptCachedData(code, filename, lineOffset, columnOffset, cached)
-    // As isolated-vm: fresh cachedData when none was given or the given one was rejected.
-    const produce = !!options?.produceCachedData && rejected !== false
-    const made = (id) => {
-      const compiled = {}
-      if (rejected !== undefined) compiled.cachedDataRejected = rejected
-      if (produce) {
-        const data = this._native.scriptCachedData(id)
-        compiled.cachedData = new ExternalCopy(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
-      }
-      return new Script(this, id, compiled)
-    }
-    return afterward(this._native.compileScript(mode, code, filename, lineOffset, columnOffset, produce), made)
+    const plan = cachedDataPlan(options, code, filename, lineOffset, columnOffset, false)
+    const made = (id) => new Script(this, id, plan.results(() => this._native.scriptCachedData(id)))
+    return afterward(this._native.compileScript(mode, code, filename, lineOffset, columnOffset, plan.produce), made)
   },
   { ignored: false },
 )
@@ -163,11 +152,35 @@ defineSpellings(
     requireOptions(options, 2)
     checkModuleOptions(options)
     const [filename, lineOffset, columnOffset] = originOf(options)
-    const compiled = this._native.compileModule(mode, code, filename, lineOffset, columnOffset)
-    return afterward(compiled, (compiled) => new Module(kCompiled, this, compiled))
+    const plan = cachedDataPlan(options, code, filename, lineOffset, columnOffset, true)
+    const compiled = this._native.compileModule(mode, code, filename, lineOffset, columnOffset, plan.produce)
+    return afterward(compiled, (compiled) => {
+      const module = new Module(kCompiled, this, compiled)
+      return Object.assign(module, plan.results(() => this._native.moduleCachedData(module._id)))
+    })
   },
   { ignored: false },
 )
+
+/**
+ * What a compile does with the `cachedData` and `produceCachedData` options, as isolated-vm does:
+ * given data is taken if genuine (`cachedDataRejected` reports it), and fresh data is produced on
+ * request when none was given or the given one was rejected. `results(produced)` are the
+ * compile's own properties; `produced()` reads the data the native side made, when asked for.
+ */
+function cachedDataPlan(options, code, filename, lineOffset, columnOffset, module) {
+  const cached = cachedDataOf(options)
+  const rejected = cached === undefined ? undefined : !native.acceptCachedData(code, filename, lineOffset, columnOffset, cached, module)
+  const produce = !!options?.produceCachedData && rejected !== false
+  const results = (produced) => {
+    const compiled = {}
+    if (rejected !== undefined) compiled.cachedDataRejected = rejected
+    const data = produce ? produced() : undefined
+    if (data) compiled.cachedData = new ExternalCopy(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+    return compiled
+  }
+  return { produce, results }
+}
 
 /**
  * The bytes of the `cachedData` option (an ExternalCopy of an ArrayBuffer), checked as

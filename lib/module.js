@@ -1,7 +1,7 @@
 'use strict'
 // Module: an ES module compiled in an isolate (`isolate.compileModule`), instantiated in one
 // context with the dependencies the host's resolve callback picks, evaluated once.
-const { hide, closeShape } = require('./internal')
+const { hide } = require('./internal')
 const { defineSpellings, afterward, requireArgs, requireOptions } = require('./runner')
 const { rejectingError, timeoutOf } = require('./transfer')
 const { Context } = require('./context')
@@ -20,7 +20,7 @@ class Module {
     hide(this, '_token', track(this, isolate._native, 'module', id))
     // A read-only array, as isolated-vm's.
     Object.defineProperty(this, 'dependencySpecifiers', { value: Object.freeze(dependencySpecifiers), enumerable: false })
-    closeShape(this)
+    // (Left open to new properties: isolated-vm's modules are, since it adds cachedData afterwards.)
   }
 
   /** A Reference to the module's namespace (once `instantiate` was called on it). */

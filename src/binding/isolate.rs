@@ -103,6 +103,13 @@ impl NativeIsolate {
         Ok(data.map(|d| Buffer::from(d.to_vec())))
     }
 
+    /// The cachedData a module was compiled to produce (`produceCachedData`).
+    #[napi]
+    pub fn module_cached_data(&self, env: Env, module: u32) -> napi::Result<Option<Buffer>> {
+        let data = self.inner.run_sync(move |iso| Ok(iso.state().module_cached_data(module))).map_err(|t| throw(env.raw(), &t))?;
+        Ok(data.map(|d| Buffer::from(d.to_vec())))
+    }
+
     #[napi]
     pub fn release_script(&self, script: u32) {
         self.in_turn(move |iso| iso.state().release_script(script));
@@ -111,7 +118,7 @@ impl NativeIsolate {
     /// `compileModule`: the module's id and its dependency specifiers, as one string (see
     /// lib/module.js `readCompiled`): `id` then, for each specifier, `;length;specifier`.
     #[napi]
-    pub fn compile_module(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32) -> napi::Result<Raw> {
+    pub fn compile_module(&self, env: Env, mode: u32, code: String, filename: String, line_offset: i32, column_offset: i32, produce_cached_data: bool) -> napi::Result<Raw> {
         let code_len = code.len();
         let source = source(code, filename, line_offset, column_offset);
         self.compile(
@@ -119,7 +126,7 @@ impl NativeIsolate {
             mode,
             code_len,
             Box::new(move |iso| {
-                let (id, specifiers) = iso.state().compile_module(&source)?;
+                let (id, specifiers) = iso.state().compile_module(&source, produce_cached_data)?;
                 let mut compiled = id.to_string();
                 for specifier in specifiers {
                     compiled.push_str(&format!(";{};{}", specifier.encode_utf16().count(), specifier));
@@ -244,6 +251,7 @@ impl Drop for NativeIsolate {
 /// exactly this source (see `code_cache::accept`), so that the compile reads it instead of
 /// parsing; false when it is rejected.
 #[napi]
-pub fn accept_cached_data(code: String, filename: String, line_offset: i32, column_offset: i32, data: Buffer) -> bool {
-    code_cache::accept(&source(code, filename, line_offset, column_offset), &data)
+pub fn accept_cached_data(code: String, filename: String, line_offset: i32, column_offset: i32, data: Buffer, module: Option<bool>) -> bool {
+    let source = source(code, filename, line_offset, column_offset);
+    code_cache::accept(&if module == Some(true) { code_cache::module_key(&source) } else { source }, &data)
 }

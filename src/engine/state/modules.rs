@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use rquickjs::{qjs, Context, Ctx};
 
-use super::{enter, js_error, read_bytecode_with, realm, write_bytecode, Fallback, IsolateState, Isolate, RunOptions, Source, Thrown, Transfer};
+use super::{code_cache, enter, js_error, read_bytecode_with, realm, write_bytecode, Fallback, IsolateState, Isolate, RunOptions, Source, Thrown, Transfer};
 
 extern "C" {
     fn JS_GetModuleRequestCount(m: *mut qjs::JSModuleDef) -> i32;
@@ -38,6 +38,8 @@ pub const RELEASED: &str = "Module has been released";
 
 pub struct ModuleRecord {
     bytecode: Arc<[u8]>,
+    /// `produceCachedData`: the sealed bytecode (see `code_cache::seal`).
+    cached_data: Option<Arc<[u8]>>,
     /// Where the module lives once read into a context.
     instance: Option<Instance>,
     /// `instantiate` was called on this module (isolated-vm evaluates only those).
@@ -122,15 +124,33 @@ impl IsolateState {
 
     /// `compileModule`: syntax errors now, as isolated-vm reports them; returns the module's id
     /// and its dependency specifiers.
-    pub fn compile_module(&self, source: &Source) -> Result<(u32, Vec<String>), Thrown> {
+    /// `compileModule`: the module's id and its import specifiers. Its bytecode is kept by
+    /// source, as scripts' is (`code_cache`, under `module_key`), and sealed into cachedData on
+    /// request (`produce_cached_data`).
+    pub fn compile_module(&self, source: &Source, produce_cached_data: bool) -> Result<(u32, Vec<String>), Thrown> {
+        let key = code_cache::module_key(source);
         let compiler = self.module_compiler();
-        let (bytecode, requests) = enter(&compiler, |ctx| {
-            let module = self.compile_as(&ctx, source, qjs::JS_EVAL_TYPE_MODULE | NO_RESOLVE)?;
-            let requests = requests(&ctx, module_def(&module));
-            Ok::<_, Thrown>((write_bytecode(&ctx, &module)?, requests))
+        let (bytecode, requests) = enter(&compiler, |ctx| match code_cache::get(&key) {
+            Some(bytecode) => {
+                let module = read_bytecode_with(&ctx, &bytecode, NO_RESOLVE)?;
+                Ok::<_, Thrown>((bytecode, requests(&ctx, module_def(&module))))
+            }
+            None => {
+                let module = self.compile_as(&ctx, source, qjs::JS_EVAL_TYPE_MODULE | NO_RESOLVE)?;
+                let requests = requests(&ctx, module_def(&module));
+                let bytecode = write_bytecode(&ctx, &module)?;
+                code_cache::put(&key, bytecode.clone());
+                Ok((bytecode, requests))
+            }
         })?;
-        let record = ModuleRecord { bytecode, instance: None, instantiated: false, evaluated: false };
+        let cached_data = produce_cached_data.then(|| Arc::from(code_cache::seal(&key, &bytecode)));
+        let record = ModuleRecord { bytecode, cached_data, instance: None, instantiated: false, evaluated: false };
         Ok((self.modules.borrow_mut().insert(record), requests))
+    }
+
+    /// The cachedData a module was compiled to produce (`produceCachedData`).
+    pub fn module_cached_data(&self, id: u32) -> Option<Arc<[u8]>> {
+        self.modules.borrow().get(id).and_then(|m| m.cached_data.clone())
     }
 
     pub fn release_module(&self, id: u32) {
