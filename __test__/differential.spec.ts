@@ -396,7 +396,7 @@ describe('functions an isolate hands the host', () => {
     const named = context.evalSync('(function named(a, b) { return a + b })')
     expect([typeof named, named.name, named.length, named(1, 2)]).toEqual(['function', 'named', 2, 3])
     const arrow = context.evalClosureSync('return (x) => x * 2')
-    expect([arrow.name, arrow.length, arrow(4)]).toEqual(['', 1, 8])
+    expect([arrow.name, arrow.length, arrow(4), String(arrow)]).toEqual(['', 1, 8, 'function () { [native code] }'])
     isolate.dispose()
   })
 })

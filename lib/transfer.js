@@ -172,6 +172,11 @@ function cloneBytes(value) {
   }
 }
 
+/** The callable the host gets for an isolate function: its Reference bound as `this`. */
+function callIsolateFunction(...args) {
+  return this.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } })
+}
+
 /** Conversion helpers called by the native layer (`native.init`). */
 const helpers = {
   serialize: cloneBytes,
@@ -208,13 +213,11 @@ const helpers = {
   },
   wrapFunction(wire) {
     const signature = wire.signature
-    const reference = lazyClasses().Reference.fromWire(wire)
-    const callable = (...args) => reference.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } })
+    // (Bound, it prints as `function () { [native code] }`, as isolated-vm's callable does.)
+    const callable = callIsolateFunction.bind(lazyClasses().Reference.fromWire(wire))
     // The isolate function's name and length, as isolated-vm gives its callable.
-    if (signature) {
-      Object.defineProperty(callable, 'name', { value: signature[0], configurable: true })
-      Object.defineProperty(callable, 'length', { value: signature[1], configurable: true })
-    }
+    Object.defineProperty(callable, 'name', { value: signature?.[0] ?? '', configurable: true })
+    Object.defineProperty(callable, 'length', { value: signature?.[1] ?? 0, configurable: true })
     return callable
   },
   wrapExternalCopy(wire) {
