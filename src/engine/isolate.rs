@@ -109,11 +109,13 @@ pub struct Isolate {
     /// the isolate's own thread (0 elsewhere).
     entered_wall: AtomicU64,
     entered_cpu: AtomicU64,
-    /// Nanoseconds the current outermost entry has spent waiting on host calls: not CPU time of
-    /// the isolate's (isolated-vm's `cpuTime` leaves host callbacks out; `wallTime` counts them).
-    host_wait_ns: AtomicU64,
-    /// When the host call under way began (or resumed, after code it ran in this isolate), 0
-    /// when none is.
+    /// `ticks()` when the current outermost entry began.
+    entered_ticks: AtomicU64,
+    /// Ticks the current outermost entry has spent waiting on host calls: not CPU time of the
+    /// isolate's (isolated-vm's `cpuTime` leaves host callbacks out; `wallTime` counts them).
+    host_wait_ticks: AtomicU64,
+    /// When the host call under way began (or resumed, after code it ran in this isolate), in
+    /// ticks; 0 when none is.
     host_wait_since: AtomicU64,
     /// Set by the owner after its last queued task, while it finishes up before letting go:
     /// a caller that finds it so waits a moment for it instead of handing its work over.
@@ -155,7 +157,8 @@ impl Isolate {
             wall_ns: AtomicU64::new(0),
             entered_wall: AtomicU64::new(0),
             entered_cpu: AtomicU64::new(0),
-            host_wait_ns: AtomicU64::new(0),
+            entered_ticks: AtomicU64::new(0),
+            host_wait_ticks: AtomicU64::new(0),
             host_wait_since: AtomicU64::new(0),
             releasing: AtomicBool::new(false),
             disposed: AtomicBool::new(false),
@@ -198,7 +201,8 @@ impl Isolate {
             // busy for the whole call, so its elapsed time stands for CPU time there.
             let on_worker = IS_WORKER.with(|w| w.get());
             self.entered_cpu.store(if on_worker { super::limits::thread_cpu_ns() } else { 0 }, Ordering::Relaxed);
-            self.host_wait_ns.store(0, Ordering::Relaxed);
+            self.host_wait_ticks.store(0, Ordering::Relaxed);
+            self.entered_ticks.store(super::limits::ticks(), Ordering::Relaxed);
             self.entered_wall.store(now_ns(), Ordering::Relaxed);
             if self.owner_thread_token.load(Ordering::Relaxed) != me {
                 *self.owner_thread.lock().unwrap() = Some(thread::current());
@@ -230,7 +234,7 @@ impl Isolate {
             return;
         }
         let elapsed = now_ns().saturating_sub(self.entered_wall.load(Ordering::Relaxed));
-        let host_wait = self.host_wait_ns.swap(0, Ordering::Relaxed);
+        let host_wait = self.host_wait_share(elapsed, self.host_wait_ticks.swap(0, Ordering::Relaxed));
         // (An isolate thread's CPU clock stops while it sleeps waiting for the host; elapsed
         // time, standing for CPU time on the caller's thread, leaves the waits out here.)
         let cpu = if IS_WORKER.with(|w| w.get()) {
@@ -533,8 +537,8 @@ impl Isolate {
                 let elapsed = now_ns().saturating_sub(entered);
                 wall += elapsed;
                 let since = self.host_wait_since.load(Ordering::Relaxed);
-                let waiting = if since != 0 { now_ns().saturating_sub(since) } else { 0 };
-                cpu += elapsed.saturating_sub(self.host_wait_ns.load(Ordering::Relaxed) + waiting);
+                let waiting = if since != 0 { super::limits::ticks().saturating_sub(since) } else { 0 };
+                cpu += elapsed.saturating_sub(self.host_wait_share(elapsed, self.host_wait_ticks.load(Ordering::Relaxed) + waiting));
             }
         }
         (cpu, wall)
@@ -617,31 +621,52 @@ impl Isolate {
         self.await_host_reply(posted)
     }
 
-    /// Starts timing a wait on the host (see `host_wait_ns`); returns what to restore after.
+    // (The host-wait clock is only ever moved by the isolate's owner: plain loads and stores;
+    // `times()` reads it from other threads.)
+
+    /// Starts timing a wait on the host (see `host_wait_ticks`); returns what to restore after.
     fn host_wait_begin(&self) -> u64 {
-        self.host_wait_since.swap(now_ns(), Ordering::Relaxed)
+        let outer = self.host_wait_since.load(Ordering::Relaxed);
+        self.host_wait_since.store(super::limits::ticks(), Ordering::Relaxed);
+        outer
     }
 
     fn host_wait_end(&self, outer: u64) {
-        let since = self.host_wait_since.swap(outer, Ordering::Relaxed);
-        if since != 0 {
-            self.host_wait_ns.fetch_add(now_ns().saturating_sub(since), Ordering::Relaxed);
-        }
+        self.add_host_wait(self.host_wait_since.load(Ordering::Relaxed));
+        self.host_wait_since.store(outer, Ordering::Relaxed);
     }
 
     /// Stops the host-wait clock while code runs in the isolate again; returns whether it ran.
     fn host_wait_pause(&self) -> bool {
-        let since = self.host_wait_since.swap(0, Ordering::Relaxed);
+        let since = self.host_wait_since.load(Ordering::Relaxed);
         if since != 0 {
-            self.host_wait_ns.fetch_add(now_ns().saturating_sub(since), Ordering::Relaxed);
+            self.add_host_wait(since);
+            self.host_wait_since.store(0, Ordering::Relaxed);
         }
         since != 0
     }
 
+    fn add_host_wait(&self, since: u64) {
+        if since != 0 {
+            let waited = super::limits::ticks().saturating_sub(since);
+            self.host_wait_ticks.store(self.host_wait_ticks.load(Ordering::Relaxed) + waited, Ordering::Relaxed);
+        }
+    }
+
     fn host_wait_resume(&self, paused: bool) {
         if paused {
-            self.host_wait_since.store(now_ns(), Ordering::Relaxed);
+            self.host_wait_since.store(super::limits::ticks(), Ordering::Relaxed);
         }
+    }
+
+    /// The nanoseconds of `elapsed` (the current entry's, so far) spent waiting on the host: the
+    /// share of its ticks that `wait_ticks` are.
+    fn host_wait_share(&self, elapsed: u64, wait_ticks: u64) -> u64 {
+        let total = super::limits::ticks().saturating_sub(self.entered_ticks.load(Ordering::Relaxed));
+        if total == 0 {
+            return 0;
+        }
+        (elapsed as u128 * wait_ticks.min(total) as u128 / total as u128) as u64
     }
 
     /// Hands a call to the host (from a thread other than the host's); its answer comes back
