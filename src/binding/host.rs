@@ -230,15 +230,21 @@ impl NodeHost {
     /// Creates a promise for an async operation; returns (id, promise).
     pub fn new_promise(&self) -> napi::Result<(u64, sys::napi_value)> {
         let node = self.node();
+        let id = node.next_promise;
+        node.next_promise += 1;
+        Ok((id, self.promise_for(id)?))
+    }
+
+    /// A promise settled by `settle(id, …)`.
+    fn promise_for(&self, id: u64) -> napi::Result<sys::napi_value> {
+        let node = self.node();
         let mut deferred = ptr::null_mut();
         let mut promise = ptr::null_mut();
         // SAFETY: standard promise creation on the Node thread.
         napi_ok(node.env, unsafe { sys::napi_create_promise(node.env, &mut deferred, &mut promise) })?;
-        let id = node.next_promise;
-        node.next_promise += 1;
         node.deferreds.insert(id, deferred);
         self.hold_loop(node.env);
-        Ok((id, promise))
+        Ok(promise)
     }
 
     /// Keeps the event loop alive while results are due (an operation in flight, or a promise a
@@ -253,14 +259,8 @@ impl NodeHost {
     /// The Promise of a synchronous call's `Transfer::Pending` result (see
     /// `IsolateState::settle_later`).
     pub fn pending_promise(&self, id: u64) -> napi::Result<sys::napi_value> {
-        let node = self.node();
-        let mut deferred = ptr::null_mut();
-        let mut promise = ptr::null_mut();
-        // SAFETY: standard promise creation on the Node thread.
-        napi_ok(node.env, unsafe { sys::napi_create_promise(node.env, &mut deferred, &mut promise) })?;
-        node.deferreds.insert(id, deferred);
-        self.hold_loop(node.env);
-        if let Some(result) = node.early.remove(&id) {
+        let promise = self.promise_for(id)?;
+        if let Some(result) = self.node().early.remove(&id) {
             self.settle(id, result);
         }
         Ok(promise)

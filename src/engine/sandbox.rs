@@ -272,22 +272,21 @@ fn run_spelling<'js>(ctx: &Ctx<'js>, isolate: &Arc<Isolate>, prepared: Prepared,
             let (promise, resolve, reject) = ctx.promise().map_err(|e| Thrown::plain(e.to_string()))?;
             let resolve = isolate.state().hold(ctx, resolve.into_value());
             let reject = isolate.state().hold(ctx, reject.into_value());
-            let mut prepared = Some(prepared);
-            let posted = match prepared.as_ref().map(|p| &p.target) {
-                Some(Target::Host(_)) if !isolate.host.is_host_thread() && !Isolate::current_is_sync() => {
-                    let Prepared { target: Target::Host(target), op, options } = prepared.take().expect("prepared") else { unreachable!() };
+            let posting = !isolate.host.is_host_thread() && !Isolate::current_is_sync();
+            let work = match prepared {
+                Prepared { target: Target::Host(target), op, options } if posting => {
                     let (call, mode) = host_call(target, op, options, CallMode::Sync);
-                    Some(isolate.post_host_call(call, mode))
+                    Err(isolate.post_host_call(call, mode))
                 }
-                _ => None,
+                prepared => Ok(prepared),
             };
             isolate.run_async(move |iso| {
                 let Some(iso) = iso else { return };
                 let _ = iso.execute_async(move |iso| {
-                    let outcome = match (posted, prepared) {
-                        (Some(posted), _) => iso.await_host_reply(posted.awaited_here()),
-                        (None, Some(prepared)) => perform(prepared, CallMode::Sync),
-                        (None, None) => unreachable!("a posted or a prepared operation"),
+                    // (`Err`: the call already posted to the host.)
+                    let outcome = match work {
+                        Ok(prepared) => perform(prepared, CallMode::Sync),
+                        Err(posted) => iso.await_host_reply(posted.awaited_here()),
                     };
                     iso.state().settle_held(iso, resolve, reject, outcome);
                     Ok(())

@@ -586,7 +586,7 @@ impl IsolateState {
                     _ => Value::new_undefined(ctx.clone()),
                 };
                 // We consumed the rejection: it is handled.
-                self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), &value));
+                self.forget_rejection(ctx, &value);
                 Err(without_boundary(errors::capture(ctx, reason)))
             }
             PromiseState::Pending => Ok(Settled::Later(promise.clone())),
@@ -646,9 +646,14 @@ impl IsolateState {
             return Err(js_error(ctx));
         }
         // (A rejection is handled now; reactions to a settled promise run with the jobs.)
-        self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), promise.as_value()));
+        self.forget_rejection(ctx, promise.as_value());
         self.drain_jobs()?;
         Ok(Transfer::Pending(id))
+    }
+
+    /// Takes `promise` off the unhandled rejections: its rejection is being delivered.
+    fn forget_rejection(&self, ctx: &Ctx<'_>, promise: &Value<'_>) {
+        self.rejections.lock().unwrap().0.retain(|(p, _)| !same_object(&p.clone().restore(ctx).unwrap(), promise));
     }
 
     /// The ids of the promises still owed to the host (see `settle_later`), for the isolate's end.
